@@ -1,0 +1,1 @@
+export const VMPROBE_TESTBED = true;
