@@ -1,1 +1,2 @@
-export const VMPROBE_SHARED = true;
+export * from './names.js';
+export * from './probe.js';
