@@ -1,0 +1,135 @@
+import { AddressPool } from './address-pool.js';
+import { checkBehaviour, checkPorts } from './behaviour.js';
+import { onProcessExit, sweepInstanceSync } from './cleanup.js';
+import { VmSimError } from './errors.js';
+import { LoopbackFirewall } from './firewall.js';
+import { instanceNames } from './names.js';
+import { claimSlot, type InstanceRecord, releaseSlot } from './state.js';
+import { vmTlsMaterial } from './tls.js';
+import type { SimVm, VmOptions, VmSimulator } from './types.js';
+import { type Blackholer, Vm } from './vm.js';
+import { VmServers } from './vm-servers.js';
+
+/** First second octet of the loopback slots: simulator k owns 127.(77+k).0.0/16. */
+const FIRST_OCTET = 77;
+const SLOTS = 50;
+/** Per /16: third octet 0..255, fourth 1..254. */
+const PER_SLOT = 256 * 254;
+
+const isRootNow = () => process.getuid?.() === 0;
+
+export function checkVmId(id: string): void {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 253) {
+    throw new VmSimError('ERR_BAD_OPTIONS', `invalid VM id ${JSON.stringify(id)}`);
+  }
+}
+
+/**
+ * Loopback mode: every VM is a 127.x.y.z address of this process's slot, with its servers in this
+ * process. The kernel answers ICMP for all of 127.0.0.0/8. Blackhole (root) drops the address on
+ * `lo` with nft/iptables.
+ */
+export class LoopbackSimulator implements VmSimulator {
+  readonly mode = 'loopback' as const;
+  private readonly vms = new Map<string, { vm: Vm; index: number }>();
+  private readonly pool: AddressPool;
+  private readonly firewall: LoopbackFirewall;
+  private stopped = false;
+  private readonly unregisterExit: () => void;
+
+  private constructor(private readonly rec: InstanceRecord) {
+    const second = FIRST_OCTET + rec.slot;
+    this.pool = new AddressPool(PER_SLOT, (i) => `127.${second}.${Math.floor(i / 254)}.${(i % 254) + 1}`);
+    const names = instanceNames(rec.inst);
+    this.firewall = new LoopbackFirewall(names.nftTable, names.ruleComment);
+    this.unregisterExit = onProcessExit(() => {
+      this.firewall.removeAllSync();
+      releaseSlot(this.rec);
+    });
+  }
+
+  static start(): LoopbackSimulator {
+    const rec = claimSlot('loopback', SLOTS, (stale) => {
+      if (isRootNow()) sweepInstanceSync(stale.inst);
+    });
+    return new LoopbackSimulator(rec);
+  }
+
+  async createVm(id: string, opts: VmOptions = {}): Promise<SimVm> {
+    if (this.stopped) throw new VmSimError('ERR_SIMULATOR_STOPPED', 'the VM simulator is stopped');
+    checkVmId(id);
+    if (this.vms.has(id)) throw new VmSimError('ERR_VM_EXISTS', `VM ${id} already exists`);
+    const ports = checkPorts(opts);
+    const behaviour = checkBehaviour(opts.behaviour ?? { kind: 'healthy' });
+    if (behaviour.kind === 'blackhole') checkLoopbackBlackhole(behaviour.via ?? 'firewall');
+    const { index, address } = this.pool.take();
+    const servers = new VmServers({
+      ...ports,
+      hosts: [address],
+      tls: ports.httpsPorts.length > 0 ? vmTlsMaterial() : undefined,
+    });
+    const backend = {
+      setBehaviour: servers.setBehaviour.bind(servers),
+      stop: servers.stop.bind(servers),
+      get requests() {
+        return servers.requests;
+      },
+      requestCount: () => servers.requestCount(),
+      flushRequests: async () => {},
+    };
+    const vm = new Vm(id, address, undefined, backend, this.blackholer(address));
+    this.vms.set(id, { vm, index });
+    try {
+      await servers.setBehaviour({ kind: 'healthy' });
+      if (behaviour.kind !== 'healthy') await vm.setBehaviour(behaviour);
+    } catch (err) {
+      await this.destroyVm(id);
+      throw err;
+    }
+    return vm;
+  }
+
+  vm(id: string): SimVm | undefined {
+    return this.vms.get(id)?.vm;
+  }
+
+  async destroyVm(id: string): Promise<void> {
+    const entry = this.vms.get(id);
+    if (!entry) return;
+    this.vms.delete(id);
+    try {
+      await entry.vm.destroy();
+    } finally {
+      this.pool.release(entry.index);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const results = await Promise.allSettled([...this.vms.keys()].map((id) => this.destroyVm(id)));
+    this.firewall.removeAllSync();
+    releaseSlot(this.rec);
+    this.unregisterExit();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private blackholer(ip: string): Blackholer {
+    return {
+      check: checkLoopbackBlackhole,
+      block: () => this.firewall.drop(ip),
+      unblock: () => this.firewall.undrop(ip),
+    };
+  }
+}
+
+function checkLoopbackBlackhole(via: 'firewall' | 'link-down'): void {
+  if (via === 'link-down') {
+    throw new VmSimError(
+      'ERR_UNSUPPORTED_IN_MODE',
+      'blackhole via link-down needs netns mode (lo cannot go down)',
+    );
+  }
+  if (!isRootNow()) throw new VmSimError('ERR_NEEDS_ROOT', 'blackhole needs root (nft/iptables)');
+}
