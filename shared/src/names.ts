@@ -26,6 +26,10 @@ export const REASON = {
   KillHeldBack: 'KillHeldBack',
   Initializing: 'Initializing',
   StartupPending: 'StartupPending',
+  /** The probe could not be run here (e.g. ICMP without CAP_NET_RAW); says nothing about the target. */
+  ProbeError: 'ProbeError',
+  /** The attempt was cancelled by its caller (worker stopped); the result is discarded. */
+  ProbeAborted: 'ProbeAborted',
 } as const;
 export type Reason = (typeof REASON)[keyof typeof REASON];
 
