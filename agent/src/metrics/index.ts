@@ -1,0 +1,2 @@
+export { AgentMetrics, type AgentMetricsOptions } from './agent-metrics.js';
+export * from './names.js';
