@@ -30,6 +30,10 @@ export function checkVmId(id: string): void {
  * `lo` with nft/iptables.
  */
 export class LoopbackSimulator implements VmSimulator {
+  get instanceId(): string {
+    return this.rec.inst;
+  }
+
   readonly mode = 'loopback' as const;
   private readonly vms = new Map<string, { vm: Vm; index: number }>();
   private readonly pool: AddressPool;

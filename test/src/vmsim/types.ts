@@ -67,6 +67,8 @@ export interface VmSimulatorOptions {
 
 export interface VmSimulator {
   readonly mode: 'loopback' | 'netns';
+  /** Random 5-hex id embedded in every kernel object name it creates (vmp-<id>-N, vmpbr<id>, vmph<id>N, vmpsim_<id>). */
+  readonly instanceId: string;
   /** Rejects with ERR_VM_EXISTS for a live id, ERR_NEEDS_ROOT for a root-only behaviour. */
   createVm(id: string, opts?: VmOptions): Promise<SimVm>;
   vm(id: string): SimVm | undefined;
