@@ -1,1 +1,6 @@
 export const VMPROBE_AGENT = true;
+export { type Clock, systemClock, type TimerHandle } from './clock.js';
+export { FakeClock } from './fake-clock.js';
+export * from './probers/index.js';
+export { VERSION } from './version.js';
+export * from './worker/index.js';

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
-import { probeHttp, USER_AGENT } from '@vmprobe/agent/probers/index.js';
+import { probeHttp, USER_AGENT } from '@vmprobe/agent/probers/index';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Handler, startHttpServer, startHttpsServer, type TestServer } from './helpers/servers.js';
 

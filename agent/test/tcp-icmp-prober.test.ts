@@ -1,11 +1,6 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import {
-  closeIcmpSessions,
-  openIcmpSessionCount,
-  probeIcmp,
-  probeTcp,
-} from '@vmprobe/agent/probers/index.js';
-import type { TcpCloseMode } from '@vmprobe/agent/probers/tcp.js';
+import { closeIcmpSessions, openIcmpSessionCount, probeIcmp, probeTcp } from '@vmprobe/agent/probers/index';
+import type { TcpCloseMode } from '@vmprobe/agent/probers/tcp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countTimeWait, isRoot } from './helpers/servers.js';
 

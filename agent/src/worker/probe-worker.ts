@@ -1,0 +1,197 @@
+// One worker per VMI × probe kind. It owns one timer (on the injected Clock) and at most one
+// in-flight attempt with its AbortController; the constructor starts nothing, `start()` schedules
+// the first attempt, `stop()` clears the timer and aborts the attempt (idempotent; nothing fires
+// after it). Scheduling is by deadline: next due = completion of the last attempt + period, so a
+// slow target never causes overlapping attempts. The first attempt is due after
+// max(initialDelayMs, jitter) where jitter is random in [0, period) — it spreads the probes of an
+// agent that starts with many VMIs without probing any of them before its initial delay.
+// Gating: before each attempt `gate()` is asked; when closed the attempt is skipped (no result,
+// no state change) and asked again one period later. Whoever opens the gate calls `kick()` to
+// probe at once (the manager wires: gate = startup worker's state is success; kick on that transition).
+
+import type { ProbeKind } from '@vmprobe/shared';
+import { REASON } from '@vmprobe/shared';
+import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import type { ProbeOutcome } from '../probers/types.js';
+import {
+  applyResult,
+  initialProbeState,
+  type ProbeState,
+  type ThresholdState,
+  thresholdStart,
+} from './threshold.js';
+
+export interface ProbeAttemptInfo {
+  /** Threshold state after this result. */
+  state: ThresholdState;
+  /** When the attempt was due and when it actually started (clock ms); lagMs = startedAt − dueAt. */
+  dueAt: number;
+  startedAt: number;
+  lagMs: number;
+  /** 1 for the first attempt of this worker. */
+  attempt: number;
+}
+
+export interface ProbeWorkerOptions {
+  kind: ProbeKind;
+  /** Runs one attempt (e.g. `(signal) => runProbe(target, {timeoutMs}, signal)`); should never
+   *  reject — a rejection is recorded as an `unknown` outcome with reason ProbeError. */
+  attempt: (signal: AbortSignal) => Promise<ProbeOutcome>;
+  periodMs: number;
+  successThreshold: number;
+  failureThreshold: number;
+  /** Delay still to wait before the first attempt (the caller computes it from the Running transition). */
+  initialDelayMs?: number;
+  /** Spread the first attempt by a random delay in [0, period) (default true). */
+  jitter?: boolean;
+  /** Source of randomness for the jitter, in [0, 1) (default Math.random). */
+  random?: () => number;
+  clock?: Clock;
+  /** Starting state: default the kubelet's for the kind; after an agent restart, the last reported one. */
+  initialState?: ProbeState;
+  /** Asked before every attempt; false skips it (see file comment). */
+  gate?: () => boolean;
+  /** Every completed attempt. Callbacks must not throw; if they do, onError gets the error. */
+  onResult?: (outcome: ProbeOutcome, info: ProbeAttemptInfo) => void;
+  /** Only when the state changes. */
+  onTransition?: (prev: ProbeState, next: ProbeState, outcome: ProbeOutcome) => void;
+  onError?: (err: unknown) => void;
+}
+
+export class ProbeWorker {
+  readonly kind: ProbeKind;
+  private readonly clock: Clock;
+  private threshold: ThresholdState;
+  private timer: TimerHandle | undefined;
+  private dueAt: number | undefined;
+  private controller: AbortController | undefined;
+  private running: Promise<void> | undefined;
+  private started = false;
+  private stopped = false;
+  private attempts = 0;
+
+  constructor(private readonly opts: ProbeWorkerOptions) {
+    if (!(opts.periodMs > 0)) throw new RangeError(`periodMs must be > 0, got ${opts.periodMs}`);
+    this.kind = opts.kind;
+    this.clock = opts.clock ?? systemClock;
+    this.threshold = thresholdStart(opts.initialState ?? initialProbeState(opts.kind));
+  }
+
+  get state(): ProbeState {
+    return this.threshold.state;
+  }
+
+  get thresholdState(): ThresholdState {
+    return { ...this.threshold };
+  }
+
+  /** When the next attempt is due (clock ms), or undefined while one runs or after stop(). */
+  get nextDueAt(): number | undefined {
+    return this.timer === undefined ? undefined : this.dueAt;
+  }
+
+  get inFlight(): boolean {
+    return this.running !== undefined;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Schedules the first attempt. Idempotent; does nothing after stop(). */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    const jitterMs =
+      this.opts.jitter === false ? 0 : Math.floor((this.opts.random ?? Math.random)() * this.opts.periodMs);
+    this.schedule(this.clock.now() + Math.max(this.opts.initialDelayMs ?? 0, jitterMs));
+  }
+
+  /** Probe now instead of at the scheduled time (e.g. the gate just opened). No-op while an attempt
+   *  runs, before start() and after stop(). */
+  kick(): void {
+    if (!this.started || this.stopped || this.controller) return;
+    this.schedule(this.clock.now());
+  }
+
+  /** Clears the timer and aborts the in-flight attempt; no callback fires afterwards. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.clearTimer();
+    this.controller?.abort();
+  }
+
+  /** Resolves when no attempt is in flight (callbacks of the last one included). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private schedule(at: number): void {
+    this.clearTimer();
+    this.dueAt = at;
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, at - this.clock.now()));
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    const dueAt = this.dueAt ?? this.clock.now();
+    if (this.opts.gate && !this.safe(() => this.opts.gate?.(), false)) {
+      this.schedule(this.clock.now() + this.opts.periodMs);
+      return;
+    }
+    const run: Promise<void> = this.runAttempt(dueAt).finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    this.running = run;
+  }
+
+  private async runAttempt(dueAt: number): Promise<void> {
+    const startedAt = this.clock.now();
+    const controller = new AbortController();
+    this.controller = controller;
+    this.attempts++;
+    let outcome: ProbeOutcome;
+    try {
+      outcome = await this.opts.attempt(controller.signal);
+    } catch (err) {
+      outcome = {
+        result: 'unknown',
+        reason: REASON.ProbeError,
+        message: `probe attempt threw: ${err instanceof Error ? err.message : String(err)}`,
+        timings: { startedAt, durationMs: this.clock.now() - startedAt },
+      };
+    }
+    this.controller = undefined;
+    if (this.stopped) return;
+    const prev = this.threshold.state;
+    const { next, changed } = applyResult(this.threshold, outcome.result, this.opts);
+    this.threshold = next;
+    const info: ProbeAttemptInfo = {
+      state: { ...next },
+      dueAt,
+      startedAt,
+      lagMs: startedAt - dueAt,
+      attempt: this.attempts,
+    };
+    this.safe(() => this.opts.onResult?.(outcome, info), undefined);
+    if (changed && !this.stopped)
+      this.safe(() => this.opts.onTransition?.(prev, next.state, outcome), undefined);
+    if (!this.stopped) this.schedule(this.clock.now() + this.opts.periodMs);
+  }
+
+  private safe<T>(fn: () => T, fallback: T): T {
+    try {
+      return fn();
+    } catch (err) {
+      this.opts.onError?.(err);
+      return fallback;
+    }
+  }
+}
