@@ -58,7 +58,10 @@ class FakeReporter implements Reporter {
   }
 }
 
-function vmi(name: string, over: { spec?: object; status?: object; annotations?: Record<string, string> } = {}): VmiObject {
+function vmi(
+  name: string,
+  over: { spec?: object; status?: object; annotations?: Record<string, string> } = {},
+): VmiObject {
   return {
     metadata: { name, namespace: 'ns', uid: `uid-${name}`, annotations: over.annotations ?? {} },
     spec: {
@@ -79,7 +82,12 @@ function vmi(name: string, over: { spec?: object; status?: object; annotations?:
 function launcher(v: VmiObject, ip: string, node = NODE): PodObject {
   const name = v.metadata?.name ?? '';
   return {
-    metadata: { name: `virt-launcher-${name}-${ip}`, namespace: 'ns', uid: `pod-${name}-${ip}`, labels: { 'kubevirt.io/created-by': v.metadata?.uid ?? '' } },
+    metadata: {
+      name: `virt-launcher-${name}-${ip}`,
+      namespace: 'ns',
+      uid: `pod-${name}-${ip}`,
+      labels: { 'kubevirt.io/created-by': v.metadata?.uid ?? '' },
+    },
     spec: { nodeName: node },
     status: { phase: 'Running', podIP: ip },
   };
@@ -95,7 +103,14 @@ describe('ProbeManager', () => {
   let mgr: ProbeManager;
 
   const live = (kind: string, uid = 'uid-vm1') =>
-    workers.filter((w) => !w.stopped && w.req.probe.kind === kind && w.req.onResult !== undefined && w.started && owner.get(w) === uid);
+    workers.filter(
+      (w) =>
+        !w.stopped &&
+        w.req.probe.kind === kind &&
+        w.req.onResult !== undefined &&
+        w.started &&
+        owner.get(w) === uid,
+    );
   const owner = new Map<FakeWorker, string>();
   let currentUid = '';
 
@@ -140,7 +155,10 @@ describe('ProbeManager', () => {
     expect(live('readiness')).toHaveLength(1);
     expect(live('liveness')).toHaveLength(1);
     expect(live('readiness')[0]?.req.initialState).toBe('failure');
-    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({ status: 'False', reason: 'Initializing' });
+    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({
+      status: 'False',
+      reason: 'Initializing',
+    });
     expect(reporter.condition('uid-vm1', 'liveness')).toMatchObject({ status: 'Unknown' });
     expect(reporter.latest('uid-vm1')).toMatchObject({ nodeName: NODE, target: '10.1.0.1' });
   });
@@ -154,7 +172,11 @@ describe('ProbeManager', () => {
 
   it('initialDelaySeconds counts from the Running transition', () => {
     const runningAt = new Date(clock.now() - 100_000).toISOString();
-    upsert(vmi('vm1', { status: { phaseTransitionTimestamps: [{ phase: 'Running', phaseTransitionTimestamp: runningAt }] } }));
+    upsert(
+      vmi('vm1', {
+        status: { phaseTransitionTimestamps: [{ phase: 'Running', phaseTransitionTimestamp: runningAt }] },
+      }),
+    );
     expect(live('liveness')[0]?.req.initialDelayMs).toBe(20_000);
     expect(live('readiness')[0]?.req.initialDelayMs).toBe(0);
   });
@@ -165,13 +187,25 @@ describe('ProbeManager', () => {
     mgr.upsertPod(launcher(v, '10.244.0.5'));
     const r = live('readiness')[0];
     r?.emit('success');
-    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({ status: 'True', reason: 'ProbeSucceeded' });
-    expect(reporter.latest('uid-vm1')?.launcherPods.map((p) => p.name)).toEqual(['virt-launcher-vm1-10.244.0.5']);
+    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({
+      status: 'True',
+      reason: 'ProbeSucceeded',
+    });
+    expect(reporter.latest('uid-vm1')?.launcherPods.map((p) => p.name)).toEqual([
+      'virt-launcher-vm1-10.244.0.5',
+    ]);
     live('liveness')[0]?.emit('failure');
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ probe: 'liveness', terminationGracePeriodSeconds: 7, vmi: { uid: 'uid-vm1' } });
+    expect(failures[0]).toMatchObject({
+      probe: 'liveness',
+      terminationGracePeriodSeconds: 7,
+      vmi: { uid: 'uid-vm1' },
+    });
     expect(failures[0]?.launcherPods.map((p) => p.name)).toEqual(['virt-launcher-vm1-10.244.0.5']);
-    expect(reporter.condition('uid-vm1', 'liveness')).toMatchObject({ status: 'False', reason: 'ProbeFailed' });
+    expect(reporter.condition('uid-vm1', 'liveness')).toMatchObject({
+      status: 'False',
+      reason: 'ProbeFailed',
+    });
   });
 
   it('a result without a transition writes nothing', () => {
@@ -223,7 +257,10 @@ describe('ProbeManager', () => {
     expect(l1?.stopped).toBe(true);
     expect(live('liveness')).toHaveLength(0);
     expect(live('readiness')).toHaveLength(1);
-    expect(reporter.condition('uid-vm1', 'liveness')).toMatchObject({ status: 'Unknown', reason: 'Suspended' });
+    expect(reporter.condition('uid-vm1', 'liveness')).toMatchObject({
+      status: 'Unknown',
+      reason: 'Suspended',
+    });
     expect(mgr.snapshot().find((s) => s.probe === 'liveness')?.suspended).toBe(true);
     upsert(vmi('vm1'));
     expect(live('liveness')).toHaveLength(1);
@@ -233,22 +270,45 @@ describe('ProbeManager', () => {
   it('suspends liveness while migrating (started, not ended)', () => {
     upsert(vmi('vm1', { status: { migrationState: { startTimestamp: '2026-01-01T00:00:00Z' } } }));
     expect(live('liveness')).toHaveLength(0);
-    upsert(vmi('vm1', { status: { migrationState: { startTimestamp: '2026-01-01T00:00:00Z', endTimestamp: '2026-01-01T00:01:00Z', completed: true } } }));
+    upsert(
+      vmi('vm1', {
+        status: {
+          migrationState: {
+            startTimestamp: '2026-01-01T00:00:00Z',
+            endTimestamp: '2026-01-01T00:01:00Z',
+            completed: true,
+          },
+        },
+      }),
+    );
     expect(live('liveness')).toHaveLength(1);
   });
 
   it('an invalid probe is Unknown/InvalidProbe and runs nothing; exec is UnsupportedProbe', () => {
-    upsert(vmi('vm1', { spec: { readinessProbe: { tcpSocket: { port: 0 } }, livenessProbe: { exec: { command: ['x'] } } } }));
+    upsert(
+      vmi('vm1', {
+        spec: { readinessProbe: { tcpSocket: { port: 0 } }, livenessProbe: { exec: { command: ['x'] } } },
+      }),
+    );
     expect(workers).toHaveLength(0);
-    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({ status: 'Unknown', reason: 'InvalidProbe' });
-    expect(reporter.condition('uid-vm1', 'liveness')).toMatchObject({ status: 'Unknown', reason: 'UnsupportedProbe' });
+    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({
+      status: 'Unknown',
+      reason: 'InvalidProbe',
+    });
+    expect(reporter.condition('uid-vm1', 'liveness')).toMatchObject({
+      status: 'Unknown',
+      reason: 'UnsupportedProbe',
+    });
   });
 
   it('no address yet is NoTargetAddress, and probing starts when one appears', () => {
     const v = vmi('vm1', { status: { interfaces: [] } });
     upsert(v);
     expect(workers).toHaveLength(0);
-    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({ status: 'Unknown', reason: 'NoTargetAddress' });
+    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({
+      status: 'Unknown',
+      reason: 'NoTargetAddress',
+    });
     mgr.upsertPod(launcher(v, '10.244.0.3'));
     expect(live('readiness')).toHaveLength(1);
     expect(live('readiness')[0]?.req.initialState).toBe('failure');
@@ -262,10 +322,19 @@ describe('ProbeManager', () => {
   });
 
   it('a startup probe gates liveness and readiness until it succeeds', () => {
-    upsert(vmi('vm1', { annotations: { 'vmprobe.io/startup-probe': JSON.stringify({ tcpSocket: { port: 22 }, periodSeconds: 1 }) } }));
+    upsert(
+      vmi('vm1', {
+        annotations: {
+          'vmprobe.io/startup-probe': JSON.stringify({ tcpSocket: { port: 22 }, periodSeconds: 1 }),
+        },
+      }),
+    );
     expect(live('startup')).toHaveLength(1);
     expect(live('liveness')).toHaveLength(0);
-    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({ status: 'False', reason: 'StartupPending' });
+    expect(reporter.condition('uid-vm1', 'readiness')).toMatchObject({
+      status: 'False',
+      reason: 'StartupPending',
+    });
     live('startup')[0]?.emit('success');
     expect(live('startup')).toHaveLength(0);
     expect(live('liveness')).toHaveLength(1);

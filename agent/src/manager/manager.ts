@@ -1,0 +1,507 @@
+// The probe manager: keeps one worker per VMI × probe kind in line with the desired probe set
+// (discovery/desired.ts), applies the stateful rules (startup gating, liveness suspension while
+// paused or migrating, starting states), and on every change builds the VMI's full VmiProbeReport
+// for the reporter. It never calls the API itself.
+//
+// Inputs are level-based: upsertVmi/removeVmi/upsertPod/removePod (from the watchers, any order,
+// duplicates harmless) and resync() after a relist. Nothing runs before start(). A worker is
+// replaced only when its own key (resolved spec + target + starting conditions) changes, so a
+// changed spec or address restarts only that worker. stop() stops every worker; idempotent.
+import { CONDITION_TYPE, LABEL_CREATED_BY, PROBE_KINDS, type ProbeKind, REASON } from '@vmprobe/shared';
+import { type Clock, systemClock } from '../clock.js';
+import {
+  type DesiredProbe,
+  desiredProbes,
+  isProbedHere,
+  livenessSuspension,
+  runningSince,
+} from '../discovery/desired.js';
+import type { PodObject, VmiObject } from '../discovery/types.js';
+import type { Logger } from '../log.js';
+import type { AgentObserver, HandlerType, ProbeIdentity, ProbeState } from '../observer.js';
+import type { ProbeOutcome } from '../probers/types.js';
+import type { ConditionStatus, PodRef, Reporter, VmiProbeReport, VmiRef } from '../report/types.js';
+import type { ProbeSnapshot } from '../snapshot.js';
+import { launcherPodsOf, targetKey } from '../targets/index.js';
+import type { LivenessHandler, ManagedWorker, WorkerFactory } from './types.js';
+
+export interface ProbeManagerOptions {
+  nodeName: string;
+  reporter: Reporter;
+  observer: AgentObserver;
+  logger: Logger;
+  createWorker: WorkerFactory;
+  allowedCidrs: { contains(ip: string): boolean };
+  liveness?: LivenessHandler;
+  clock?: Clock;
+}
+
+interface ProbeEntry {
+  kind: ProbeKind;
+  handler: HandlerType;
+  /** What decides a restart: equal key → keep the worker. */
+  key: string;
+  worker?: ManagedWorker;
+  state: ProbeState;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  display: string | null;
+  address?: string;
+  periodSeconds: number;
+  suspended: boolean;
+  /** Threshold state of the last worker of this probe (carried into its replacement). */
+  lastRunState?: ProbeState;
+  successes: number;
+  failures: number;
+  lastProbeTime: number | null;
+  lastTransitionTime: number | null;
+  log: Logger;
+}
+
+interface VmiEntry {
+  ref: VmiRef;
+  probes: Map<ProbeKind, ProbeEntry>;
+  /** The startup probe has succeeded (or there is none): liveness/readiness may run. */
+  started: boolean;
+  lastReportKey?: string;
+}
+
+const STATUS_OF: Record<ProbeState, ConditionStatus> = {
+  success: 'True',
+  failure: 'False',
+  unknown: 'Unknown',
+};
+const STATE_OF: Record<ConditionStatus, ProbeState> = {
+  True: 'success',
+  False: 'failure',
+  Unknown: 'unknown',
+};
+
+export class ProbeManager {
+  private readonly vmis = new Map<string, VmiObject>();
+  /** vmi uid → pod uid → pod */
+  private readonly podsByVmi = new Map<string, Map<string, PodObject>>();
+  private readonly podOwner = new Map<string, string>();
+  private readonly entries = new Map<string, VmiEntry>();
+  private readonly clock: Clock;
+  private running = false;
+
+  constructor(private readonly opts: ProbeManagerOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** Starts probing what the caches hold (call once both watchers synced and the reporter loaded). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (const uid of this.vmis.keys()) this.reconcile(uid);
+  }
+
+  /** Stops every worker (no report, no forget: the reporter flushes what it has). Idempotent. */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    for (const e of this.entries.values()) for (const p of e.probes.values()) this.stopWorker(p);
+  }
+
+  upsertVmi(vmi: VmiObject): void {
+    const uid = vmi.metadata?.uid;
+    if (!uid) return;
+    this.vmis.set(uid, vmi);
+    this.reconcile(uid);
+  }
+
+  removeVmi(vmi: VmiObject): void {
+    const uid = vmi.metadata?.uid;
+    if (!uid) return;
+    this.vmis.delete(uid);
+    this.reconcile(uid);
+  }
+
+  upsertPod(pod: PodObject): void {
+    const podUid = pod.metadata?.uid;
+    if (!podUid) return;
+    const previous = this.podOwner.get(podUid);
+    const owner = pod.metadata?.labels?.[LABEL_CREATED_BY];
+    if (previous !== undefined && previous !== owner) this.detachPod(podUid, previous);
+    if (!owner) return;
+    this.podOwner.set(podUid, owner);
+    let m = this.podsByVmi.get(owner);
+    if (!m) {
+      m = new Map();
+      this.podsByVmi.set(owner, m);
+    }
+    m.set(podUid, pod);
+    this.reconcile(owner);
+  }
+
+  removePod(pod: PodObject): void {
+    const podUid = pod.metadata?.uid;
+    if (!podUid) return;
+    const owner = this.podOwner.get(podUid);
+    if (owner !== undefined) this.detachPod(podUid, owner);
+  }
+
+  /** Replace both caches after a relist; objects missing from them are removed. */
+  resync(vmis: Iterable<VmiObject>, pods: Iterable<PodObject>): void {
+    const before = new Set([...this.vmis.keys(), ...this.entries.keys()]);
+    this.vmis.clear();
+    this.podsByVmi.clear();
+    this.podOwner.clear();
+    for (const v of vmis) if (v.metadata?.uid) this.vmis.set(v.metadata.uid, v);
+    for (const p of pods) {
+      const podUid = p.metadata?.uid;
+      const owner = p.metadata?.labels?.[LABEL_CREATED_BY];
+      if (!podUid || !owner) continue;
+      this.podOwner.set(podUid, owner);
+      let m = this.podsByVmi.get(owner);
+      if (!m) {
+        m = new Map();
+        this.podsByVmi.set(owner, m);
+      }
+      m.set(podUid, p);
+    }
+    for (const uid of new Set([...before, ...this.vmis.keys()])) this.reconcile(uid);
+  }
+
+  /** Every probe of every VMI, for /debug/probes. */
+  snapshot(): ProbeSnapshot[] {
+    const out: ProbeSnapshot[] = [];
+    for (const e of this.entries.values()) {
+      for (const kind of PROBE_KINDS) {
+        const p = e.probes.get(kind);
+        if (!p) continue;
+        out.push({
+          namespace: e.ref.namespace,
+          vmi: e.ref.name,
+          uid: e.ref.uid,
+          probe: kind,
+          handler: p.handler,
+          target: p.display,
+          state: p.state,
+          reason: p.reason,
+          message: p.message,
+          consecutiveSuccesses: p.successes,
+          consecutiveFailures: p.failures,
+          periodSeconds: p.periodSeconds,
+          lastProbeTime: p.lastProbeTime === null ? null : new Date(p.lastProbeTime).toISOString(),
+          lastTransitionTime:
+            p.lastTransitionTime === null ? null : new Date(p.lastTransitionTime).toISOString(),
+          suspended: p.suspended,
+        });
+      }
+    }
+    return out.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.vmi.localeCompare(b.vmi));
+  }
+
+  /** Number of running workers (tests, metrics). */
+  get workerCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) for (const p of e.probes.values()) if (p.worker) n++;
+    return n;
+  }
+
+  private detachPod(podUid: string, owner: string): void {
+    this.podOwner.delete(podUid);
+    const m = this.podsByVmi.get(owner);
+    if (m) {
+      m.delete(podUid);
+      if (m.size === 0) this.podsByVmi.delete(owner);
+    }
+    this.reconcile(owner);
+  }
+
+  private podsOf(uid: string): PodObject[] {
+    const m = this.podsByVmi.get(uid);
+    return m ? [...m.values()] : [];
+  }
+
+  /** Brings one VMI's workers and report in line with the caches. */
+  private reconcile(uid: string): void {
+    if (!this.running) return;
+    const vmi = this.vmis.get(uid);
+    if (!vmi || !isProbedHere(vmi, this.opts.nodeName)) {
+      this.dropVmi(uid);
+      return;
+    }
+    const launcherPods = launcherPodsOf(vmi, this.podsOf(uid), this.opts.nodeName);
+    const desired = desiredProbes(vmi, launcherPods, { allowedCidrs: this.opts.allowedCidrs });
+    if (desired.size === 0) {
+      this.dropVmi(uid);
+      return;
+    }
+    const ref: VmiRef = { namespace: vmi.metadata?.namespace ?? '', name: vmi.metadata?.name ?? '', uid };
+    let entry = this.entries.get(uid);
+    const isNew = entry === undefined;
+    if (!entry) {
+      entry = { ref, probes: new Map(), started: !desired.has('startup') };
+      this.entries.set(uid, entry);
+    }
+    if (!desired.has('startup')) entry.started = true;
+    for (const [kind, p] of entry.probes) {
+      if (!desired.has(kind)) this.removeProbe(entry, p);
+    }
+    const suspension = livenessSuspension(vmi);
+    for (const d of desired.values()) this.applyProbe(entry, vmi, d, suspension, isNew);
+    this.report(entry, launcherPods);
+  }
+
+  private applyProbe(
+    entry: VmiEntry,
+    vmi: VmiObject,
+    d: DesiredProbe,
+    suspension: 'paused' | 'migrating' | undefined,
+    isNewVmi: boolean,
+  ): void {
+    const gated = d.kind !== 'startup' && !entry.started;
+    const suspended = d.kind === 'liveness' && suspension !== undefined;
+    let fixed: { status: ConditionStatus; reason: string; message: string } | undefined;
+    if (d.mode === 'fixed') fixed = d;
+    else if (suspended)
+      fixed = {
+        status: 'Unknown',
+        reason: REASON.Suspended,
+        message: `liveness suspended: VMI ${suspension}`,
+      };
+    else if (gated) {
+      fixed = {
+        status: d.kind === 'readiness' ? 'False' : 'Unknown',
+        reason: REASON.StartupPending,
+        message: 'waiting for the startup probe to succeed',
+      };
+    } else if (d.kind === 'startup' && entry.started) {
+      fixed = { status: 'True', reason: REASON.ProbeSucceeded, message: 'startup probe succeeded' };
+    }
+    const key = fixed
+      ? `fixed:${d.handler}:${fixed.status}:${fixed.reason}:${fixed.message}`
+      : `run:${JSON.stringify(d.mode === 'run' ? d.probe : null)}:${d.mode === 'run' ? targetKey(d.target) : ''}`;
+    const existing = entry.probes.get(d.kind);
+    if (existing && existing.key === key) return;
+    const log =
+      existing?.log ??
+      this.opts.logger.child({ namespace: entry.ref.namespace, vmi: entry.ref.name, probe: d.kind });
+    if (existing) {
+      this.stopWorker(existing);
+      if (existing.handler !== d.handler) this.opts.observer.probeRemoved(this.identity(entry, existing));
+    }
+    const p: ProbeEntry = existing ?? {
+      kind: d.kind,
+      handler: d.handler,
+      key,
+      state: 'unknown',
+      status: 'Unknown',
+      reason: REASON.Initializing,
+      message: '',
+      display: null,
+      periodSeconds: d.periodSeconds,
+      suspended: false,
+      successes: 0,
+      failures: 0,
+      lastProbeTime: null,
+      lastTransitionTime: null,
+      log,
+    };
+    p.key = key;
+    p.handler = d.handler;
+    p.periodSeconds = d.periodSeconds;
+    p.suspended = suspended || gated;
+    p.display = d.mode === 'run' ? d.display : null;
+    p.address = d.mode === 'run' ? d.address : undefined;
+    entry.probes.set(d.kind, p);
+    if (fixed) {
+      this.setCondition(entry, p, STATE_OF[fixed.status], fixed.status, fixed.reason, fixed.message);
+      if (d.mode === 'fixed' && existing?.reason !== d.reason) {
+        p.log.warn({ reason: d.reason, fieldPath: d.fieldPath }, d.message);
+      }
+      return;
+    }
+    if (d.mode !== 'run') return;
+    // Starting state: what this probe's last worker had (spec/target change, resume after
+    // suspension), else what an earlier agent reported (no flapping on restart), else readiness
+    // False for a new VMI and liveness/startup Unknown.
+    let initial: ProbeState;
+    let initialReason: string = REASON.Initializing;
+    const last = this.opts.reporter.lastReported(entry.ref.uid)?.conditions[d.kind];
+    if (p.lastRunState !== undefined && p.lastRunState !== 'unknown') {
+      initial = p.lastRunState;
+      initialReason = initial === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed;
+    } else if (p.lastRunState === undefined && last !== undefined && last !== 'Unknown') {
+      initial = STATE_OF[last];
+      initialReason = initial === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed;
+    } else {
+      initial = d.kind === 'readiness' ? 'failure' : 'unknown';
+    }
+    p.lastRunState = initial;
+    const since = runningSince(vmi);
+    const delayMs = Math.max(
+      0,
+      (since ?? this.clock.now()) + d.probe.initialDelaySeconds * 1000 - this.clock.now(),
+    );
+    const startedFor = key;
+    p.successes = 0;
+    p.failures = 0;
+    const keepReason =
+      p.status === STATUS_OF[initial] && p.reason !== REASON.StartupPending && p.reason !== REASON.Suspended;
+    this.setCondition(
+      entry,
+      p,
+      initial,
+      STATUS_OF[initial],
+      keepReason ? p.reason : initialReason,
+      keepReason ? p.message : '',
+    );
+    p.worker = this.opts.createWorker({
+      probe: d.probe,
+      target: d.target,
+      initialState: initial,
+      initialDelayMs: delayMs,
+      clock: this.clock,
+      onResult: (outcome, state, lag) => {
+        if (p.key !== startedFor || !this.running) return;
+        this.onResult(entry, p, outcome, state, lag);
+      },
+      onTransition: (state, outcome) => {
+        if (p.key !== startedFor || !this.running) return;
+        this.onTransition(entry, p, state, outcome);
+      },
+    });
+    p.log.info(
+      { target: d.display, initialState: initial, initialDelayMs: delayMs, handler: d.handler },
+      'probe started',
+    );
+    p.worker.start();
+  }
+
+  private onResult(
+    entry: VmiEntry,
+    p: ProbeEntry,
+    outcome: ProbeOutcome,
+    state: ProbeState,
+    lag: number,
+  ): void {
+    if (outcome.result === 'success' || outcome.result === 'warning') {
+      p.successes++;
+      p.failures = 0;
+    } else if (outcome.result === 'failure') {
+      p.failures++;
+      p.successes = 0;
+    }
+    p.lastProbeTime = outcome.timings.startedAt + outcome.timings.durationMs;
+    this.opts.observer.probeResult(this.identity(entry, p), outcome, state, lag);
+    if (p.log.isLevelEnabled('debug')) {
+      p.log.debug(
+        {
+          result: outcome.result,
+          reason: outcome.reason,
+          durationMs: outcome.timings.durationMs,
+          scheduleLagMs: lag,
+          target: p.display,
+        },
+        outcome.message || 'probe result',
+      );
+    }
+  }
+
+  private onTransition(entry: VmiEntry, p: ProbeEntry, state: ProbeState, outcome: ProbeOutcome): void {
+    const previous = p.state;
+    p.lastRunState = state;
+    this.setCondition(entry, p, state, STATUS_OF[state], outcome.reason, outcome.message);
+    const vmi = this.vmis.get(entry.ref.uid);
+    if (!vmi) return;
+    const launcherPods = launcherPodsOf(vmi, this.podsOf(entry.ref.uid), this.opts.nodeName);
+    if (state === 'failure' && previous !== 'failure' && (p.kind === 'liveness' || p.kind === 'startup')) {
+      this.opts.liveness?.onFailure({
+        vmi: entry.ref,
+        nodeName: this.opts.nodeName,
+        probe: p.kind,
+        launcherPods: launcherPods.filter((x) => x.spec?.nodeName === this.opts.nodeName).map(podRef),
+        ...(typeof vmi.spec?.terminationGracePeriodSeconds === 'number'
+          ? { terminationGracePeriodSeconds: vmi.spec.terminationGracePeriodSeconds }
+          : {}),
+        message: outcome.message,
+      });
+    }
+    if (p.kind === 'startup' && state === 'success' && !entry.started) {
+      entry.started = true;
+      this.reconcile(entry.ref.uid); // stops the startup worker, starts the gated ones, reports
+      return;
+    }
+    this.report(entry, launcherPods);
+  }
+
+  private setCondition(
+    entry: VmiEntry,
+    p: ProbeEntry,
+    state: ProbeState,
+    status: ConditionStatus,
+    reason: string,
+    message: string,
+  ): void {
+    const changed = p.status !== status || p.reason !== reason || p.lastTransitionTime === null;
+    if (p.status !== status || p.lastTransitionTime === null) p.lastTransitionTime = this.clock.now();
+    p.state = state;
+    p.status = status;
+    p.reason = reason;
+    p.message = message;
+    if (changed) {
+      this.opts.observer.probeState(this.identity(entry, p), state, reason);
+      p.log.info(
+        { state, status, reason, target: p.display },
+        message || `${CONDITION_TYPE[p.kind]} ${status}`,
+      );
+    }
+  }
+
+  private report(entry: VmiEntry, launcherPods: readonly PodObject[]): void {
+    const conditions = PROBE_KINDS.flatMap((kind) => {
+      const p = entry.probes.get(kind);
+      return p ? [{ kind, status: p.status, reason: p.reason, message: p.message }] : [];
+    });
+    const targetProbe =
+      entry.probes.get('readiness') ?? entry.probes.get('liveness') ?? entry.probes.get('startup');
+    const report: VmiProbeReport = {
+      vmi: entry.ref,
+      nodeName: this.opts.nodeName,
+      ...(targetProbe?.address ? { target: targetProbe.address } : {}),
+      conditions,
+      launcherPods: entry.probes.has('readiness')
+        ? launcherPods.filter((x) => !x.metadata?.deletionTimestamp && x.metadata?.name).map(podRef)
+        : [],
+    };
+    const key = JSON.stringify(report);
+    if (key === entry.lastReportKey) return;
+    entry.lastReportKey = key;
+    this.opts.reporter.update(report);
+  }
+
+  private removeProbe(entry: VmiEntry, p: ProbeEntry): void {
+    this.stopWorker(p);
+    entry.probes.delete(p.kind);
+    this.opts.observer.probeRemoved(this.identity(entry, p));
+    p.log.info({}, 'probe removed');
+  }
+
+  private dropVmi(uid: string): void {
+    const entry = this.entries.get(uid);
+    if (!entry) return;
+    for (const p of entry.probes.values()) this.removeProbe(entry, p);
+    this.entries.delete(uid);
+    this.opts.reporter.forget(uid);
+    this.opts.liveness?.forget?.(uid);
+  }
+
+  private stopWorker(p: ProbeEntry): void {
+    const w = p.worker;
+    p.worker = undefined;
+    w?.stop();
+  }
+
+  private identity(entry: VmiEntry, p: ProbeEntry): ProbeIdentity {
+    return { namespace: entry.ref.namespace, vmi: entry.ref.name, probe: p.kind, handler: p.handler };
+  }
+}
+
+function podRef(p: PodObject): PodRef {
+  return { namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '', uid: p.metadata?.uid ?? '' };
+}
