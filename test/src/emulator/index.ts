@@ -25,4 +25,5 @@ export {
   type StorePatchType,
   type TypeRef,
 } from './store.js';
+export { apiFailure, waitFor } from './testing.js';
 export type { KubeObject } from './util.js';
