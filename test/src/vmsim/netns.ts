@@ -85,7 +85,7 @@ export class NetnsSimulator implements VmSimulator {
     await run('ip', ['link', 'add', 'name', br, 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
     await run('ip', ['addr', 'add', `${this.bridgeIp}/20`, 'dev', br]);
     if (existsSync('/proc/sys/net/ipv6')) {
-      const prefix = `fd00:18:0:${this.rec.slot.toString(16)}::`;
+      const prefix = this.rec.slot === 0 ? 'fd00:18::' : `fd00:18:0:${this.rec.slot.toString(16)}::`;
       try {
         await run('ip', ['-6', 'addr', 'add', `${prefix}1/64`, 'dev', br, 'nodad']);
         this.ip6Prefix = prefix;
