@@ -24,7 +24,8 @@ export class FakeWrites implements KubeWrites {
   readonly statuses = new Map<string, ProbeStatusObject>();
   readonly pods = new Map<string, { uid: string; conditions: PodConditionRead[] }>();
   readonly events = new Map<string, EventObject>();
-  readonly deleted: { kind: 'pod' | 'vmi'; namespace: string; name: string; uid: string; grace?: number }[] = [];
+  readonly deleted: { kind: 'pod' | 'vmi'; namespace: string; name: string; uid: string; grace?: number }[] =
+    [];
   readonly failures = new Map<Method, ApiWriteError[]>();
   /** Methods that answer 200 without storing anything. */
   readonly drop = new Set<Method>();
@@ -163,7 +164,12 @@ export class FakeWrites implements KubeWrites {
     return structuredClone(obj);
   }
 
-  async patchEvent(namespace: string, name: string, count: number, lastTimestamp: number): Promise<EventObject> {
+  async patchEvent(
+    namespace: string,
+    name: string,
+    count: number,
+    lastTimestamp: number,
+  ): Promise<EventObject> {
     await this.enter('patchEvent', [namespace, name, count, lastTimestamp]);
     const e = this.events.get(`${namespace}/${name}`);
     if (!e) throw apiError('NotFound', 404);

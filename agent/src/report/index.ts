@@ -1,0 +1,5 @@
+export * from './backoff.js';
+export * from './events.js';
+export * from './rate-limit.js';
+export * from './reporter.js';
+export * from './types.js';
