@@ -51,6 +51,7 @@ export interface ListOptions {
   limit?: number;
   continue?: string;
   resourceVersion?: string;
+  resourceVersionMatch?: string;
 }
 
 export interface DeleteOptions {
@@ -154,8 +155,9 @@ export class Rest {
       const rv = Number(o.resourceVersion);
       if (!Number.isInteger(rv) || rv < 0)
         throw errors.badRequest(`invalid resource version "${o.resourceVersion}"`);
-      if (rv < this.storage.compactedResourceVersion)
-        throw errors.expired(`too old resource version: ${rv} (${this.storage.compactedResourceVersion})`);
+      // NotOlderThan (the default) is served from the current state; Exact needs the old snapshot.
+      if (o.resourceVersionMatch === 'Exact' && rv < this.storage.compactedResourceVersion)
+        throw errors.expired('The resourceVersion for the provided list is too old.');
     }
     const all = this.storage.list(gr, rt.namespaced ? namespace : undefined);
     const items: KubeObject[] = [];

@@ -475,6 +475,7 @@ class EmulatorImpl implements Emulator {
             limit: intParam(q, 'limit'),
             continue: q.get('continue') ?? undefined,
             resourceVersion: q.get('resourceVersion') ?? undefined,
+            resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
           }),
         ];
       case 'watch': {
