@@ -1,0 +1,177 @@
+// `vmprobe status [--agent URL] [--json] [--wide]`: every probe on a node, from the agent's
+// /debug/probes. Exit 0 with the table, 1 when the agent cannot be reached or answers wrongly,
+// 2 on bad usage.
+import type { Command } from 'commander';
+import type { ProbeSnapshot } from '../snapshot.js';
+
+export const DEFAULT_AGENT_URL = 'http://127.0.0.1:9470';
+
+export class AgentUnreachableError extends Error {
+  readonly code = 'AGENT_UNREACHABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AgentUnreachableError';
+  }
+}
+
+/** GETs `<agent>/debug/probes`; throws AgentUnreachableError with a message fit for the terminal. */
+export async function fetchProbes(agentUrl: string, timeoutMs: number): Promise<ProbeSnapshot[]> {
+  const url = new URL('/debug/probes', agentUrl);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { Accept: 'application/json' },
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why =
+      err instanceof Error && err.name === 'TimeoutError'
+        ? `no answer within ${timeoutMs / 1000} s`
+        : (cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err)));
+    throw new AgentUnreachableError(
+      `cannot reach the vmprobe agent at ${url.origin}: ${why}\n` +
+        'Is the agent running on this node? Point at it with --agent URL (the DaemonSet listens on port 9470 of the node).',
+    );
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    throw new AgentUnreachableError(
+      `the agent at ${url.origin} answered ${res.status} on /debug/probes: ${text.trim().slice(0, 200)}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new AgentUnreachableError(
+      `the agent at ${url.origin} sent something that is not JSON on /debug/probes`,
+    );
+  }
+  if (!Array.isArray(parsed))
+    throw new AgentUnreachableError(`the agent at ${url.origin} sent no probe list on /debug/probes`);
+  return parsed as ProbeSnapshot[];
+}
+
+/** kubectl-style age: 42s, 5m, 3h, 2d (floor). */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+const KIND_ORDER: Record<string, number> = { startup: 0, liveness: 1, readiness: 2 };
+
+function since(iso: string | null, now: number): string {
+  if (!iso) return '-';
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? '?' : formatAge(now - t);
+}
+
+/** The table `vmprobe status` prints: one row per probe, sorted by namespace, VMI, kind. */
+export function formatProbeTable(probes: readonly ProbeSnapshot[], now: number, wide = false): string {
+  const header = [
+    'NAMESPACE',
+    'VMI',
+    'PROBE',
+    'HANDLER',
+    'TARGET',
+    'STATE',
+    'REASON',
+    'SUCCESSES',
+    'FAILURES',
+    'LAST-PROBE',
+    'SINCE',
+  ];
+  if (wide) header.push('MESSAGE');
+  const sorted = [...probes].sort(
+    (a, b) =>
+      a.namespace.localeCompare(b.namespace) ||
+      a.vmi.localeCompare(b.vmi) ||
+      (KIND_ORDER[a.probe] ?? 9) - (KIND_ORDER[b.probe] ?? 9),
+  );
+  const rows = sorted.map((p) => {
+    const row = [
+      p.namespace,
+      p.vmi,
+      p.probe,
+      p.handler,
+      p.target ?? '<none>',
+      p.suspended ? `${p.state} (suspended)` : p.state,
+      p.reason || '-',
+      String(p.consecutiveSuccesses),
+      String(p.consecutiveFailures),
+      since(p.lastProbeTime, now),
+      since(p.lastTransitionTime, now),
+    ];
+    if (wide) row.push((p.message ?? '').replace(/\s+/g, ' ').slice(0, 120));
+    return row;
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('   ')
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+export interface StatusOptions {
+  agent: string;
+  json?: boolean;
+  wide?: boolean;
+  timeout: string;
+}
+
+/** Runs the command; returns the exit code. */
+export async function runStatus(
+  opts: StatusOptions,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  const timeoutSeconds = Number(opts.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+    err(
+      `vmprobe status: --timeout must be a positive number of seconds, got ${JSON.stringify(opts.timeout)}\n`,
+    );
+    return 2;
+  }
+  if (!URL.canParse(opts.agent) || !/^https?:$/.test(new URL(opts.agent).protocol)) {
+    err(
+      `vmprobe status: --agent must be an http(s) URL like ${DEFAULT_AGENT_URL}, got ${JSON.stringify(opts.agent)}\n`,
+    );
+    return 2;
+  }
+  let probes: ProbeSnapshot[];
+  try {
+    probes = await fetchProbes(opts.agent, timeoutSeconds * 1000);
+  } catch (e) {
+    err(`vmprobe status: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  if (opts.json) out(`${JSON.stringify(probes, null, 2)}\n`);
+  else if (probes.length === 0) out('No probes on this node.\n');
+  else out(formatProbeTable(probes, Date.now(), opts.wide));
+  return 0;
+}
+
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description("print every probe on a node, from the agent's /debug/probes")
+    .option('--agent <url>', 'base URL of the agent', DEFAULT_AGENT_URL)
+    .option('--json', 'print the probes as JSON')
+    .option('--wide', 'add the last probe message')
+    .option('--timeout <seconds>', 'give up after this long', '5')
+    .action(async (opts: StatusOptions) => {
+      process.exitCode = await runStatus(
+        opts,
+        (s) => process.stdout.write(s),
+        (s) => process.stderr.write(s),
+      );
+    });
+}
