@@ -73,5 +73,12 @@ export interface PodObject {
     phase?: string;
     podIP?: string;
     podIPs?: { ip?: string }[];
+    conditions?: {
+      type?: string;
+      status?: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string;
+    }[];
   };
 }

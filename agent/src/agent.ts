@@ -1,0 +1,281 @@
+// The composition root: one Agent per node. It wires the two watchers (VMIs, launcher pods) into
+// the probe manager, the manager into the reporter and the liveness handler, the metrics observer
+// into everything, and serves /metrics, /healthz, /readyz, /debug/probes.
+//
+// Lifecycle: the constructor builds objects and starts nothing. start() binds the HTTP port, starts
+// the watchers and loads the last reported states; probing starts once both initial lists synced
+// and the reporter loaded (/readyz turns ready then). An unreachable API server is not an error:
+// the watchers and the reporter retry with backoff. stop(graceMs) stops probing, flushes pending
+// writes until the deadline, then stops everything; idempotent.
+import { POD_READINESS_CONDITION } from '@vmprobe/shared';
+import { type Clock, systemClock } from './clock.js';
+import type { PodObject, VmiObject } from './discovery/types.js';
+import { AgentHttpServer } from './http/index.js';
+import type { KubeConfig } from './kube/config.js';
+import {
+  type BackoffOptions,
+  createLauncherPodWatcher,
+  createVmiWatcher,
+  type ResourceWatcher,
+} from './kube/informers.js';
+import { createKubeWrites } from './kube/writes.js';
+import type { Logger } from './log.js';
+import {
+  type LivenessHandler,
+  ProbeManager,
+  probeWorkerFactory,
+  type WorkerFactory,
+} from './manager/index.js';
+import { AgentMetrics } from './metrics/index.js';
+import type { AgentObserver } from './observer.js';
+import { ApiReporter } from './report/index.js';
+import type { Reporter } from './report/types.js';
+import type { ProbeSnapshot } from './snapshot.js';
+import { CidrAllowList } from './targets/index.js';
+import { VERSION } from './version.js';
+
+export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
+
+export interface AgentOptions {
+  nodeName: string;
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** `ADDR:PORT` of the HTTP server; undefined runs without one (in-process tests). */
+  listen?: string;
+  /** `--allow-probe-cidr` values; parsed in the constructor (InvalidCidrError). */
+  allowProbeCidrs?: readonly string[];
+  /** Builds the liveness handler; it receives what the agent shares (writes, reporter, observer).
+   *  Undefined: liveness failures are reported but nothing is stopped. */
+  liveness?: (deps: LivenessDeps) => LivenessHandler & { stop?(): void | Promise<void> };
+  clock?: Clock;
+  /** Default: an AgentMetrics registry (also served on /metrics). */
+  observer?: AgentObserver;
+  /** prom-client's process metrics (default true; tests creating many agents turn them off). */
+  processMetrics?: boolean;
+  /** Default: the probe engine's ProbeWorker with jitter. */
+  createWorker?: WorkerFactory;
+  /** Default: ApiReporter over createKubeWrites. */
+  reporter?: Reporter;
+  watchBackoff?: BackoffOptions;
+}
+
+export interface LivenessDeps {
+  kubeConfig: KubeConfig;
+  nodeName: string;
+  observer: AgentObserver;
+  logger: Logger;
+  clock: Clock;
+  writes: ReturnType<typeof createKubeWrites>;
+  /** The VMI count on the node right now (the kill budget's denominator). */
+  probedVmiCount: () => number;
+}
+
+export class Agent {
+  readonly nodeName: string;
+  readonly metrics: AgentMetrics | undefined;
+  readonly observer: AgentObserver;
+  readonly manager: ProbeManager;
+  readonly reporter: Reporter;
+  readonly vmiWatcher: ResourceWatcher<VmiObject>;
+  readonly podWatcher: ResourceWatcher<PodObject>;
+  private readonly log: Logger;
+  private readonly http: AgentHttpServer | undefined;
+  private readonly liveness: (LivenessHandler & { stop?(): void | Promise<void> }) | undefined;
+  private readonly abort = new AbortController();
+  private readonly offs: (() => void)[] = [];
+  private reporterLoaded = false;
+  private probing = false;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private readyWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: AgentOptions) {
+    this.nodeName = opts.nodeName;
+    this.log = opts.logger;
+    const clock = opts.clock ?? systemClock;
+    const allowed = new CidrAllowList(opts.allowProbeCidrs ?? []);
+    this.metrics = opts.observer
+      ? undefined
+      : new AgentMetrics({
+          node: opts.nodeName,
+          version: VERSION,
+          processMetrics: opts.processMetrics ?? true,
+        });
+    this.observer = opts.observer ?? (this.metrics as AgentMetrics);
+    const watcherDeps = {
+      observer: this.observer,
+      logger: this.log,
+      clock,
+      ...(opts.watchBackoff ? { backoff: opts.watchBackoff } : {}),
+    };
+    this.vmiWatcher = createVmiWatcher(opts.kubeConfig, opts.nodeName, watcherDeps);
+    this.podWatcher = createLauncherPodWatcher(opts.kubeConfig, opts.nodeName, watcherDeps);
+    const writes = createKubeWrites({
+      kubeConfig: opts.kubeConfig,
+      nodeName: opts.nodeName,
+      observer: this.observer,
+    });
+    this.reporter =
+      opts.reporter ??
+      new ApiReporter({
+        writes,
+        nodeName: opts.nodeName,
+        clock,
+        logger: this.log.child({ component: 'reporter' }),
+        observer: this.observer,
+        podCondition: (namespace, name) => {
+          const pod = this.podWatcher.get(name, namespace);
+          const c = pod?.status?.conditions?.find((x) => x?.type === POD_READINESS_CONDITION);
+          if (!c?.type || !c.status) return undefined;
+          // A listed pod went through client-node's deserializer (Date); a watched one is JSON.
+          const t = c.lastTransitionTime as unknown;
+          const lastTransitionTime =
+            t instanceof Date ? t.toISOString().replace(/\.\d{3}Z$/, 'Z') : c.lastTransitionTime;
+          return {
+            type: c.type,
+            status: c.status,
+            ...(c.reason !== undefined ? { reason: c.reason } : {}),
+            ...(c.message !== undefined ? { message: c.message } : {}),
+            ...(lastTransitionTime !== undefined ? { lastTransitionTime } : {}),
+          };
+        },
+      });
+    this.liveness = opts.liveness?.({
+      kubeConfig: opts.kubeConfig,
+      nodeName: opts.nodeName,
+      observer: this.observer,
+      logger: this.log.child({ component: 'liveness' }),
+      clock,
+      writes,
+      probedVmiCount: () => new Set(this.manager.snapshot().map((s) => s.uid)).size,
+    });
+    this.manager = new ProbeManager({
+      nodeName: opts.nodeName,
+      reporter: this.reporter,
+      observer: this.observer,
+      logger: this.log,
+      clock,
+      allowedCidrs: allowed,
+      ...(this.liveness ? { liveness: this.liveness } : {}),
+      createWorker: opts.createWorker ?? probeWorkerFactory({ logger: this.log }),
+    });
+    this.http =
+      opts.listen === undefined
+        ? undefined
+        : new AgentHttpServer({
+            listen: opts.listen,
+            logger: this.log.child({ component: 'http' }),
+            metrics: () =>
+              this.metrics ? this.metrics.expose() : Promise.resolve({ contentType: 'text/plain', body: '' }),
+            probes: () => this.manager.snapshot(),
+            readyChecks: {
+              'initial-sync': () =>
+                this.probing
+                  ? { ok: true }
+                  : {
+                      ok: false,
+                      message: `waiting for ${[
+                        this.vmiWatcher.synced ? '' : 'the VMI list',
+                        this.podWatcher.synced ? '' : 'the launcher-pod list',
+                        this.reporterLoaded ? '' : 'the last reported states',
+                      ]
+                        .filter(Boolean)
+                        .join(', ')}`,
+                    },
+            },
+          });
+  }
+
+  /** Binds the HTTP port (rejects on EADDRINUSE), then starts discovery in the background. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('Agent already started');
+    this.started = true;
+    const bound = await this.http?.start();
+    if (bound) this.log.info({ url: bound.url }, 'serving /metrics, /healthz, /readyz, /debug/probes');
+    this.offs.push(
+      this.vmiWatcher.on({
+        add: (v) => this.manager.upsertVmi(v),
+        update: (v) => this.manager.upsertVmi(v),
+        delete: (v) => this.manager.removeVmi(v),
+        synced: () => this.maybeStartProbing(),
+      }),
+      this.podWatcher.on({
+        add: (p) => this.manager.upsertPod(p),
+        update: (p) => this.manager.upsertPod(p),
+        delete: (p) => this.manager.removePod(p),
+        synced: () => this.maybeStartProbing(),
+      }),
+    );
+    this.vmiWatcher.start();
+    this.podWatcher.start();
+    this.reporter.start(this.abort.signal).then(
+      () => {
+        this.reporterLoaded = true;
+        this.maybeStartProbing();
+      },
+      (err: unknown) => {
+        if (this.abort.signal.aborted) return;
+        this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reporter failed to start');
+      },
+    );
+  }
+
+  /** True once probing runs (both lists synced, last reported states loaded). */
+  get ready(): boolean {
+    return this.probing;
+  }
+
+  /** Resolves once ready (or at once if already). */
+  whenReady(): Promise<void> {
+    if (this.probing) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** The bound HTTP address, when serving. */
+  address(): { host: string; port: number; url: string } | undefined {
+    return this.http?.address();
+  }
+
+  snapshot(): ProbeSnapshot[] {
+    return this.manager.snapshot();
+  }
+
+  /** Stops probing, flushes pending writes for at most graceMs, stops everything. Idempotent. */
+  stop(graceMs = 5_000): Promise<void> {
+    this.stopping ??= this.doStop(graceMs);
+    return this.stopping;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    this.abort.abort();
+    this.manager.stop();
+    for (const off of this.offs.splice(0)) off();
+    await Promise.all([this.vmiWatcher.stop(), this.podWatcher.stop()]);
+    if (this.reporterLoaded) {
+      try {
+        await this.reporter.flush(deadline);
+      } catch (err) {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'flush failed');
+      }
+    }
+    await this.reporter.stop();
+    await this.liveness?.stop?.();
+    await this.http?.stop();
+    for (const w of this.readyWaiters.splice(0)) w();
+    this.log.info({}, 'agent stopped');
+  }
+
+  private maybeStartProbing(): void {
+    if (this.probing || this.abort.signal.aborted) return;
+    if (!this.vmiWatcher.synced || !this.podWatcher.synced || !this.reporterLoaded) return;
+    this.probing = true;
+    this.manager.resync(this.vmiWatcher.list(), this.podWatcher.list());
+    this.manager.start();
+    this.log.info(
+      { vmis: this.vmiWatcher.list().length, pods: this.podWatcher.list().length },
+      'initial lists synced; probing',
+    );
+    for (const w of this.readyWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,147 @@
+// `vmprobe agent --node-name N [--kubeconfig F] [--listen ADDR:PORT] [--liveness-action …]
+//   [--allow-probe-cidr CIDR]… [--log-level …] [--log-format json|pretty]`
+// Runs the node agent until SIGTERM/SIGINT, then stops probing, flushes pending writes within the
+// shutdown grace and exits 0. NODE_NAME and KUBECONFIG come from the environment when the flags are
+// absent; without a kubeconfig the in-cluster service account is used. Bad flags exit 2; an
+// unreachable API server is not an error (the agent retries and /readyz says why it is not ready).
+import { type Command, Option } from 'commander';
+import { Agent, type AgentOptions, type LivenessAction } from '../agent.js';
+import { parseListenAddress } from '../http/index.js';
+import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
+import { createLogger, type LogFormat, type LogLevel } from '../log.js';
+import { CidrAllowList } from '../targets/index.js';
+import { VERSION } from '../version.js';
+
+export const DEFAULT_LISTEN = '0.0.0.0:9470';
+/** Time given to pending writes after SIGTERM; below the DaemonSet's terminationGracePeriodSeconds. */
+export const SHUTDOWN_FLUSH_MS = 20_000;
+
+interface AgentFlags {
+  nodeName?: string;
+  kubeconfig?: string;
+  listen: string;
+  livenessAction: LivenessAction;
+  allowProbeCidr: string[];
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+/** The liveness handler for --liveness-action (agent/src/liveness). */
+function livenessFactory(action: LivenessAction): AgentOptions['liveness'] {
+  if (action === 'none') return undefined;
+  return undefined;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function usage(message: string): never {
+  process.stderr.write(`vmprobe agent: ${message}\n`);
+  process.exit(2);
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run the node agent: discover this node’s VMIs, probe them, report, act on liveness failure')
+    .addOption(
+      new Option('--node-name <name>', 'this node (the VMIs whose status.nodeName it is)').env('NODE_NAME'),
+    )
+    .addOption(
+      new Option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster config)').env('KUBECONFIG'),
+    )
+    .addOption(
+      new Option('--listen <addr:port>', '/metrics, /healthz, /readyz, /debug/probes').default(
+        DEFAULT_LISTEN,
+      ),
+    )
+    .addOption(
+      new Option('--liveness-action <action>', 'what a liveness failure does')
+        .choices(['stop-launcher', 'delete-vmi', 'none'])
+        .default('stop-launcher'),
+    )
+    .addOption(
+      new Option(
+        '--allow-probe-cidr <cidr>',
+        'CIDR an explicit probe host may be in besides the VMI’s own addresses (repeatable)',
+      )
+        .argParser(collect)
+        .default([]),
+    )
+    .addOption(new Option('--log-level <level>').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--log-format <format>').choices(['json', 'pretty']).default('json'))
+    .action(async (flags: AgentFlags) => {
+      if (!flags.nodeName) usage('--node-name (or NODE_NAME) is required');
+      try {
+        parseListenAddress(flags.listen);
+        new CidrAllowList(flags.allowProbeCidr);
+      } catch (err) {
+        usage(err instanceof Error ? err.message : String(err));
+      }
+      let kubeConfig: ReturnType<typeof loadKubeConfig>;
+      try {
+        kubeConfig = loadKubeConfig({
+          ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
+          inClusterEnv: {
+            ...(process.env.KUBERNETES_SERVICE_HOST ? { host: process.env.KUBERNETES_SERVICE_HOST } : {}),
+            ...(process.env.KUBERNETES_SERVICE_PORT ? { port: process.env.KUBERNETES_SERVICE_PORT } : {}),
+          },
+        });
+      } catch (err) {
+        if (err instanceof KubeConfigError) usage(err.message);
+        throw err;
+      }
+      const logger = createLogger({
+        level: flags.logLevel,
+        format: flags.logFormat,
+        base: { node: flags.nodeName },
+      });
+      const liveness = livenessFactory(flags.livenessAction);
+      const agent = new Agent({
+        nodeName: flags.nodeName,
+        kubeConfig,
+        logger,
+        listen: flags.listen,
+        allowProbeCidrs: flags.allowProbeCidr,
+        ...(liveness ? { liveness } : {}),
+      });
+      logger.info(
+        {
+          version: VERSION,
+          listen: flags.listen,
+          livenessAction: flags.livenessAction,
+          allowProbeCidrs: flags.allowProbeCidr,
+          server: kubeConfig.getCurrentCluster()?.server,
+        },
+        'vmprobe agent starting',
+      );
+      let signalled = false;
+      const done = new Promise<void>((resolve) => {
+        const onSignal = (sig: NodeJS.Signals) => {
+          if (signalled) {
+            logger.warn({ signal: sig }, 'second signal; exiting without waiting');
+            process.exit(1);
+          }
+          signalled = true;
+          logger.info({ signal: sig, flushMs: SHUTDOWN_FLUSH_MS }, 'shutting down');
+          agent.stop(SHUTDOWN_FLUSH_MS).then(resolve, (err: unknown) => {
+            logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while stopping');
+            resolve();
+          });
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
+      try {
+        await agent.start();
+      } catch (err) {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot start the agent');
+        await agent.stop(0);
+        process.exitCode = 1;
+        return;
+      }
+      await done;
+      process.exitCode = 0;
+    });
+}
