@@ -1,0 +1,292 @@
+// The liveness action: what happens when a VMI's liveness probe transitions to failure.
+//
+// `--liveness-action`:
+//   stop-launcher (default) — delete the launcher pod(s) with the VMI's terminationGracePeriodSeconds
+//                             (default 30, as KubeVirt), uid precondition; KubeVirt then marks the VMI
+//                             Failed and VM / VMIRS controllers start a fresh one.
+//   delete-vmi              — delete the VMI (uid precondition); needs the delete-vmi RBAC overlay.
+//   none                    — report only.
+// Once per failure: a VMI is acted on at most once until onRecovery() or forget() (a replaced VMI has
+// a new uid). Before acting, a failure waits `settleMs` so that failures arriving together (a node
+// network fault spreads over one probe period) are seen together by the kill budget. A held-back
+// kill gets a Warning `KillHeldBack` event (once per hold reason) and observer.kill(…,'held_back'),
+// and is retried when the budget allows while the probe still fails. A Normal `Killing` event
+// precedes the stop.
+//
+// Timers (injected Clock): one per VMI in settle/held/retry state; forget/onRecovery/stop clear them.
+import { EVENT_REASON } from '@vmprobe/shared';
+import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import { ApiWriteError, type KubeWrites } from '../kube/writes.js';
+import { type Logger, silentLogger } from '../log.js';
+import { type AgentObserver, noopObserver } from '../observer.js';
+import { backoffDelay } from '../report/backoff.js';
+import type { EventRecorder } from '../report/events.js';
+import type { TokenBucket } from '../report/rate-limit.js';
+import type { PodRef, VmiRef } from '../report/types.js';
+import { KillBudget, type KillBudgetOptions } from './budget.js';
+
+export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
+export const LIVENESS_ACTIONS: readonly LivenessAction[] = ['stop-launcher', 'delete-vmi', 'none'];
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
+
+export interface LivenessFailure {
+  vmi: VmiRef & { terminationGracePeriodSeconds?: number };
+  /** The VMI's launcher pods (stop-launcher deletes each). */
+  pods: PodRef[];
+  /** The failing probe's last output. */
+  message: string;
+}
+
+/** What the manager calls. All methods are cheap, synchronous and never throw. */
+export interface LivenessHandler {
+  /** The liveness probe transitioned to failure (calling again while it still fails updates pods/message only). */
+  onFailure(failure: LivenessFailure): void;
+  /** The liveness probe left failure (success, suspended, removed): re-arms the once-per-failure guard. */
+  onRecovery(vmiUid: string): void;
+  /** The VMI is gone or left the node. */
+  forget(vmiUid: string): void;
+  stop(): Promise<void>;
+}
+
+export interface LivenessHandlerOptions {
+  action: LivenessAction;
+  writes: KubeWrites;
+  events: EventRecorder;
+  /** The shared write limiter. */
+  limiter: TokenBucket;
+  /** VMIs on this node with an active (not suspended) liveness probe: the node-fault denominator. */
+  probedCount: () => number;
+  clock?: Clock;
+  logger?: Logger;
+  observer?: AgentObserver;
+  random?: () => number;
+  budget?: Partial<KillBudgetOptions>;
+  /** Wait before acting on a failure, so simultaneous failures are counted together. Default 10 s. */
+  settleMs?: number;
+  /** Retry of a failed delete (5xx, network). */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+type Phase = 'settling' | 'held' | 'killing' | 'done';
+
+interface KillState {
+  failure: LivenessFailure;
+  phase: Phase;
+  timer: TimerHandle | undefined;
+  heldReason: string | undefined;
+  attempts: number;
+  cancelled: boolean;
+}
+
+export class LivenessActionHandler implements LivenessHandler {
+  readonly budget: KillBudget;
+  private readonly states = new Map<string, KillState>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly observer: AgentObserver;
+  private readonly random: () => number;
+  private readonly settleMs: number;
+  private stopped = false;
+
+  constructor(private readonly opts: LivenessHandlerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = (opts.logger ?? silentLogger).child({ component: 'liveness' });
+    this.observer = opts.observer ?? noopObserver;
+    this.random = opts.random ?? Math.random;
+    this.settleMs = opts.settleMs ?? 10_000;
+    this.budget = new KillBudget(opts.budget);
+  }
+
+  onFailure(failure: LivenessFailure): void {
+    if (this.stopped) return;
+    const uid = failure.vmi.uid;
+    const existing = this.states.get(uid);
+    if (existing) {
+      if (existing.phase !== 'done' && existing.phase !== 'killing') existing.failure = failure;
+      return;
+    }
+    const st: KillState = {
+      failure,
+      phase: 'settling',
+      timer: undefined,
+      heldReason: undefined,
+      attempts: 0,
+      cancelled: false,
+    };
+    this.states.set(uid, st);
+    this.budget.failureStarted(uid, this.clock.now());
+    const fields = { namespace: failure.vmi.namespace, vmi: failure.vmi.name, action: this.opts.action };
+    if (this.opts.action === 'none') {
+      st.phase = 'done';
+      this.log.info(
+        { ...fields, message: failure.message },
+        'liveness probe failed; liveness action is none',
+      );
+      return;
+    }
+    this.log.info(
+      { ...fields, settleMs: this.settleMs },
+      'liveness probe failed; stopping the VMI after settle',
+    );
+    this.arm(st, this.settleMs);
+  }
+
+  onRecovery(vmiUid: string): void {
+    this.drop(vmiUid);
+  }
+
+  forget(vmiUid: string): void {
+    this.drop(vmiUid);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const st of this.states.values()) this.cancel(st);
+    this.states.clear();
+  }
+
+  /** VMIs waiting to be stopped or held back (tests, /debug). */
+  pending(): { uid: string; phase: Phase; heldReason?: string }[] {
+    return [...this.states.entries()].map(([uid, s]) => ({
+      uid,
+      phase: s.phase,
+      ...(s.heldReason ? { heldReason: s.heldReason } : {}),
+    }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private drop(vmiUid: string): void {
+    this.budget.failureEnded(vmiUid);
+    const st = this.states.get(vmiUid);
+    if (!st) return;
+    this.cancel(st);
+    this.states.delete(vmiUid);
+  }
+
+  private cancel(st: KillState): void {
+    st.cancelled = true;
+    if (st.timer !== undefined) this.clock.clearTimeout(st.timer);
+    st.timer = undefined;
+  }
+
+  private arm(st: KillState, ms: number): void {
+    st.timer = this.clock.setTimeout(() => {
+      st.timer = undefined;
+      if (st.cancelled || this.stopped) return;
+      void this.attempt(st);
+    }, ms);
+  }
+
+  private async attempt(st: KillState): Promise<void> {
+    const { vmi } = st.failure;
+    const now = this.clock.now();
+    const decision = this.budget.decide(now, this.opts.probedCount());
+    if (!decision.allow) {
+      st.phase = 'held';
+      if (st.heldReason !== decision.reason) {
+        st.heldReason = decision.reason;
+        this.observer.kill(vmi.namespace, vmi.name, this.opts.action, 'held_back', decision.reason);
+        this.log.warn({ namespace: vmi.namespace, vmi: vmi.name, reason: decision.reason }, decision.detail);
+        await this.event(
+          st,
+          'Warning',
+          EVENT_REASON.KillHeldBack,
+          `Liveness probe failed; stop held back: ${decision.detail}`,
+        );
+      }
+      if (!st.cancelled && !this.stopped) this.arm(st, Math.max(1, decision.retryAtMs - now));
+      return;
+    }
+    st.phase = 'killing';
+    this.budget.recordKill(now);
+    await this.event(
+      st,
+      'Normal',
+      EVENT_REASON.Killing,
+      `Stopping VMI: liveness probe failed: ${st.failure.message}`,
+    );
+    try {
+      await this.act(st);
+      st.phase = 'done';
+      this.observer.kill(vmi.namespace, vmi.name, this.opts.action, 'done', 'liveness_failed');
+      this.log.info(
+        { namespace: vmi.namespace, vmi: vmi.name, action: this.opts.action },
+        'stopped VMI after liveness failure',
+      );
+    } catch (err) {
+      const e = err instanceof ApiWriteError ? err : undefined;
+      this.observer.kill(vmi.namespace, vmi.name, this.opts.action, 'failed', e?.code ?? 'error');
+      if (e?.code === 'NotFound' || (e?.code === 'Conflict' && e.status === 409)) {
+        // Already gone, or the name now holds another object (uid precondition): nothing to stop.
+        st.phase = 'done';
+        this.log.info({ namespace: vmi.namespace, vmi: vmi.name, code: e.code }, 'nothing to stop');
+        return;
+      }
+      st.attempts++;
+      const retryable = e?.retryable ?? true;
+      const delay = backoffDelay(
+        { initialMs: this.opts.retryInitialMs ?? 1000, maxMs: this.opts.retryMaxMs ?? 60_000 },
+        retryable ? st.attempts : 30,
+        this.random,
+        e?.retryAfterSeconds,
+      );
+      this.log.error(
+        {
+          namespace: vmi.namespace,
+          vmi: vmi.name,
+          err: err instanceof Error ? err.message : String(err),
+          delayMs: delay,
+        },
+        'liveness action failed; will retry',
+      );
+      st.phase = 'held';
+      st.heldReason = undefined;
+      if (!st.cancelled && !this.stopped) this.arm(st, delay);
+    }
+  }
+
+  private async act(st: KillState): Promise<void> {
+    const { vmi, pods } = st.failure;
+    if (this.opts.action === 'delete-vmi') {
+      await this.opts.limiter.take();
+      await this.opts.writes.deleteVmi(vmi.namespace, vmi.name, vmi.uid);
+      return;
+    }
+    const grace = vmi.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
+    let lastErr: unknown;
+    let stopped = 0;
+    for (const pod of pods) {
+      try {
+        await this.opts.limiter.take();
+        await this.opts.writes.deletePod(pod.namespace, pod.name, pod.uid, grace);
+        stopped++;
+      } catch (err) {
+        if (err instanceof ApiWriteError && (err.code === 'NotFound' || err.code === 'Conflict')) continue;
+        lastErr = err;
+      }
+    }
+    if (lastErr) throw lastErr;
+    if (stopped === 0) {
+      throw new ApiWriteError('NotFound', 404, 'delete', 'pods', 'no launcher pod left to stop');
+    }
+  }
+
+  private async event(
+    st: KillState,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    try {
+      await this.opts.events.record(st.failure.vmi, { type, reason, message });
+    } catch (err) {
+      this.log.warn(
+        { vmi: st.failure.vmi.name, reason, err: err instanceof Error ? err.message : String(err) },
+        'event write failed',
+      );
+    }
+  }
+}

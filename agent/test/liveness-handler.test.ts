@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../src/fake-clock.js';
+import { type LivenessAction, LivenessActionHandler } from '../src/liveness/handler.js';
+import { noopObserver } from '../src/observer.js';
+import { EventRecorder } from '../src/report/events.js';
+import { TokenBucket } from '../src/report/rate-limit.js';
+import { apiError, FakeWrites, settle } from './report-fake-writes.js';
+
+function setup(action: LivenessAction = 'stop-launcher', probed = 10, maxPerMinute = 3) {
+  const clock = new FakeClock();
+  const writes = new FakeWrites();
+  const limiter = new TokenBucket({ qps: 100, burst: 100, clock });
+  const kills: string[] = [];
+  const observer = {
+    ...noopObserver,
+    kill: (_ns: string, vmi: string, act: string, outcome: string, reason: string) => {
+      kills.push(`${vmi}:${act}:${outcome}:${reason}`);
+    },
+  };
+  const events = new EventRecorder({ writes, limiter, clock, observer });
+  const handler = new LivenessActionHandler({
+    action,
+    writes,
+    events,
+    limiter,
+    clock,
+    observer,
+    random: () => 0,
+    probedCount: () => probed,
+    settleMs: 1000,
+    budget: { maxPerMinute },
+  });
+  return { clock, writes, handler, kills, limiter };
+}
+
+function failure(i: number, grace?: number) {
+  const vmi = { namespace: 'ns', name: `vm${i}`, uid: `vmi-${i}`, terminationGracePeriodSeconds: grace };
+  return {
+    vmi,
+    pods: [{ namespace: 'ns', name: `virt-launcher-vm${i}-x`, uid: `pod-${i}` }],
+    message: 'connection refused',
+  };
+}
+
+describe('LivenessActionHandler', () => {
+  it('stop-launcher deletes the launcher pod with the VMI grace period after a Killing event, once per failure', async () => {
+    const { clock, writes, handler, kills } = setup();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    handler.onFailure(failure(1, 45));
+    await settle();
+    expect(writes.deleted).toHaveLength(0); // settling
+    clock.advance(1000);
+    await settle();
+    expect(writes.deleted).toEqual([
+      { kind: 'pod', namespace: 'ns', name: 'virt-launcher-vm1-x', uid: 'pod-1', grace: 45 },
+    ]);
+    const ev = [...writes.events.values()][0]!;
+    expect(ev).toMatchObject({
+      type: 'Normal',
+      reason: 'Killing',
+      message: 'Stopping VMI: liveness probe failed: connection refused',
+    });
+    expect(kills).toEqual(['vm1:stop-launcher:done:liveness_failed']);
+    handler.onFailure(failure(1, 45));
+    clock.advance(10_000);
+    await settle();
+    expect(writes.count('deletePod')).toBe(1);
+    await handler.stop();
+    expect(clock.pendingCount()).toBe(0);
+  });
+
+  it('uses 30 s grace by default and acts again after a recovery', async () => {
+    const { clock, writes, handler } = setup();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    handler.onFailure(failure(1));
+    clock.advance(1000);
+    await settle();
+    expect(writes.deleted[0]?.grace).toBe(30);
+    handler.onRecovery('vmi-1');
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    handler.onFailure(failure(1));
+    clock.advance(1000);
+    await settle();
+    expect(writes.count('deletePod')).toBe(2);
+    await handler.stop();
+  });
+
+  it('delete-vmi deletes the VMI with a uid precondition; none only reports', async () => {
+    const a = setup('delete-vmi');
+    a.handler.onFailure(failure(1));
+    a.clock.advance(1000);
+    await settle();
+    expect(a.writes.deleted).toEqual([{ kind: 'vmi', namespace: 'ns', name: 'vm1', uid: 'vmi-1' }]);
+    await a.handler.stop();
+
+    const b = setup('none');
+    b.handler.onFailure(failure(1));
+    b.clock.advance(60_000);
+    await settle();
+    expect(b.writes.writeCount()).toBe(0);
+    await b.handler.stop();
+  });
+
+  it('a recovery during the settle window cancels the stop', async () => {
+    const { clock, writes, handler } = setup();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    handler.onFailure(failure(1));
+    clock.advance(500);
+    handler.onRecovery('vmi-1');
+    clock.advance(10_000);
+    await settle();
+    expect(writes.count('deletePod')).toBe(0);
+    await handler.stop();
+  });
+
+  it('holds back kills beyond the per-minute budget with one KillHeldBack event, and stops them when it allows', async () => {
+    const { clock, writes, handler, kills } = setup('stop-launcher', 100, 2);
+    for (let i = 1; i <= 3; i++) {
+      writes.addPod('ns', `virt-launcher-vm${i}-x`, `pod-${i}`);
+      handler.onFailure(failure(i));
+    }
+    clock.advance(1000);
+    await settle();
+    expect(writes.count('deletePod')).toBe(2);
+    expect(kills).toContain('vm3:stop-launcher:held_back:rate_limit');
+    const held = [...writes.events.values()].filter((e) => e.reason === 'KillHeldBack');
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ type: 'Warning' });
+    expect(held[0]!.involvedObject.name).toBe('vm3');
+    clock.advance(59_999);
+    await settle();
+    expect(writes.count('deletePod')).toBe(2);
+    clock.advance(1);
+    await settle();
+    expect(writes.count('deletePod')).toBe(3);
+    await handler.stop();
+  });
+
+  it('a node-wide fault holds every kill; a held kill is dropped when its probe recovers', async () => {
+    const { clock, writes, handler, kills } = setup('stop-launcher', 6, 100);
+    for (let i = 1; i <= 4; i++) {
+      writes.addPod('ns', `virt-launcher-vm${i}-x`, `pod-${i}`);
+      handler.onFailure(failure(i));
+    }
+    clock.advance(1000);
+    await settle();
+    expect(writes.count('deletePod')).toBe(0);
+    expect(kills.filter((k) => k.endsWith('held_back:node_fault'))).toHaveLength(4);
+    clock.advance(60_000);
+    await settle();
+    expect(writes.count('deletePod')).toBe(0);
+    expect(writes.count('createEvent') + writes.count('patchEvent')).toBe(4); // one per VMI, not per recheck
+    for (let i = 1; i <= 4; i++) handler.onRecovery(`vmi-${i}`);
+    expect(handler.pending()).toEqual([]);
+    await handler.stop();
+    expect(clock.pendingCount()).toBe(0);
+  });
+
+  it('retries a delete that failed with 500, and treats a replaced pod (409) as nothing to stop', async () => {
+    const { clock, writes, handler, kills } = setup();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    writes.fail('deletePod', apiError('ServerError', 500));
+    handler.onFailure(failure(1));
+    clock.advance(1000);
+    await settle();
+    expect(kills).toContain('vm1:stop-launcher:failed:ServerError');
+    clock.advance(500);
+    await settle();
+    expect(writes.deleted).toHaveLength(1);
+
+    writes.addPod('ns', 'virt-launcher-vm2-x', 'another-uid');
+    handler.onFailure(failure(2));
+    clock.advance(1000);
+    await settle();
+    expect(writes.deleted).toHaveLength(1);
+    expect(handler.pending().find((p) => p.uid === 'vmi-2')?.phase).toBe('done');
+    await handler.stop();
+  });
+});
