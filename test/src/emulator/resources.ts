@@ -110,6 +110,16 @@ export function builtinResources(): ResourceType[] {
     }),
     builtin({
       group: '',
+      plural: 'nodes',
+      singular: 'node',
+      kind: 'Node',
+      namespaced: false,
+      shortNames: ['no'],
+      statusSubresource: true,
+      fieldLabels: { 'spec.unschedulable': (o: Any) => String(o.spec?.unschedulable === true) },
+    }),
+    builtin({
+      group: '',
       plural: 'services',
       singular: 'service',
       kind: 'Service',

@@ -304,6 +304,8 @@ export class Rest {
       case 'Namespace':
         obj.status = { phase: 'Active' };
         break;
+      case 'Node':
+        break; // nodes may set status on create
       case 'CustomResourceDefinition':
         obj.status = {
           acceptedNames: obj.spec?.names ?? {},
