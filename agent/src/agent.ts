@@ -89,7 +89,7 @@ export class Agent {
   private stopping: Promise<void> | undefined;
   private readyWaiters: (() => void)[] = [];
 
-  constructor(private readonly opts: AgentOptions) {
+  constructor(opts: AgentOptions) {
     this.nodeName = opts.nodeName;
     this.log = opts.logger;
     const clock = opts.clock ?? systemClock;

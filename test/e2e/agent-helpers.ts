@@ -1,0 +1,97 @@
+// Shared helpers for the agent e2e tests: run an in-process Agent as the vmprobe identity against the
+// test bed, read VMIProbeStatus objects, and shrink the seed's VMIs to test periods.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, type AgentOptions } from '@vmprobe/agent/agent';
+import { silentLogger } from '@vmprobe/agent/log';
+import { readManifest, type TestCluster } from '../src/cluster.js';
+import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
+import type { Vmi } from '../src/kubevirt/index.js';
+
+export const RBAC_FILE = join(REPO_ROOT, 'manifests/base/rbac.yaml');
+
+/** The shipped RBAC when it exists (the agent then runs with exactly the ClusterRole's rights). */
+export function agentRbacFiles(): string[] | undefined {
+  if (existsSync(RBAC_FILE)) return [RBAC_FILE];
+  console.warn(`${RBAC_FILE} not found: RBAC is not enforced in this run`);
+  return undefined;
+}
+
+export function startAgent(cluster: TestCluster, over: Partial<AgentOptions> = {}): Agent {
+  const agent = new Agent({
+    nodeName: cluster.nodes[0] ?? 'node-a',
+    kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER),
+    logger: silentLogger,
+    processMetrics: false,
+    watchBackoff: { initialMs: 100, maxMs: 2_000 },
+    ...over,
+  });
+  return agent;
+}
+
+export interface ProbeStatusObject {
+  metadata?: { name?: string; uid?: string; ownerReferences?: { uid?: string }[] };
+  status?: {
+    nodeName?: string;
+    target?: string;
+    vmiUID?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+
+export async function probeStatus(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+): Promise<ProbeStatusObject | undefined> {
+  try {
+    return (await cluster.custom.getNamespacedCustomObject({
+      group: 'vmprobe.io',
+      version: 'v1alpha1',
+      plural: 'vmiprobestatuses',
+      namespace,
+      name,
+    })) as ProbeStatusObject;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+export function conditionOf(o: ProbeStatusObject | undefined, type: string) {
+  return o?.status?.conditions?.find((c) => c.type === type);
+}
+
+/** Waits for a VMIProbeStatus condition status. */
+export function waitForCondition(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+  type: string,
+  status: string,
+  timeoutMs = 15_000,
+) {
+  return cluster.waitFor(
+    async () => {
+      const c = conditionOf(await probeStatus(cluster, namespace, name), type);
+      return c?.status === status ? c : undefined;
+    },
+    { timeoutMs, description: `${namespace}/${name} ${type}=${status}` },
+  );
+}
+
+/** A seed VMI with test-sized timings (the seed's 120 s delay and 20 s period, shrunk). */
+export async function seedVmi(
+  file: string,
+  name: string,
+  timings: { initialDelaySeconds?: number; periodSeconds?: number; timeoutSeconds?: number },
+): Promise<Vmi> {
+  const vmi = await readManifest<Vmi>(file);
+  vmi.metadata = { ...vmi.metadata, name, labels: { ...vmi.metadata?.labels, app: name } };
+  const spec = vmi.spec as Record<string, Record<string, unknown> | undefined>;
+  for (const field of ['livenessProbe', 'readinessProbe']) {
+    const p = spec[field];
+    if (p) Object.assign(p, timings);
+  }
+  return vmi;
+}
