@@ -125,7 +125,7 @@ async function timeWaitRun(port: number, mode: 'reset' | 'end'): Promise<void> {
   const tw = countTimeWait(port);
   console.log(
     `tcp ${mode === 'reset' ? 'RST close' : 'FIN close'}: ${sent} probes in ${wall.toFixed(1)} s (${(sent / wall).toFixed(0)}/s, ` +
-      `${((cpu / wall) * 100).toFixed(0)} % of a core), failures ${failed}; TIME_WAIT toward the port at the end: ${tw} ` +
+      `${((cpu / wall) * 100).toFixed(0)} % of a core), successes ${ok}, failures ${failed}; TIME_WAIT toward the port at the end: ${tw} ` +
       `(max sampled ${Math.max(maxTw, tw)})`,
   );
 }
