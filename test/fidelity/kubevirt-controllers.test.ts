@@ -2,6 +2,7 @@
 // failed VMI as a fresh one, a VMIRS keeps its count, pause and live migration write what the agent
 // reads — and the emulated controllers ride out API faults (outage, dropped watches, 410, 5xx).
 import { request } from 'node:http';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest, SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
 import type { VirtualMachine, VirtualMachineInstanceReplicaSet, Vmi } from '../src/kubevirt/index.js';
@@ -21,6 +22,7 @@ afterAll(async () => {
 });
 
 const KV = { group: 'kubevirt.io', version: 'v1' } as const;
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 type WithConditions = { status?: { conditions?: Array<{ type: string; status: string; reason?: string }> } };
 const cond = (o: WithConditions | undefined, type: string) =>
   o?.status?.conditions?.find((c) => c.type === type);
@@ -123,18 +125,17 @@ describe('VirtualMachine', () => {
       },
     });
     await cluster.waitForRunning('default', 'vm-running');
-    const vm = await getVm('vm-running');
-    if (vm.spec) {
-      delete vm.spec.running;
-      vm.spec.runStrategy = 'Halted';
-    }
-    await cluster.custom.replaceNamespacedCustomObject({
-      ...KV,
-      plural: 'virtualmachines',
-      namespace: 'default',
-      name: 'vm-running',
-      body: vm,
-    });
+    // A merge patch, so the controller's concurrent status writes cannot make it conflict.
+    await cluster.custom.patchNamespacedCustomObject(
+      {
+        ...KV,
+        plural: 'virtualmachines',
+        namespace: 'default',
+        name: 'vm-running',
+        body: { spec: { running: null, runStrategy: 'Halted' } },
+      },
+      mergePatch,
+    );
     await cluster.waitFor(async () => (await cluster.getVmi('default', 'vm-running')) === undefined, {
       description: 'VMI deleted',
     });
@@ -215,15 +216,17 @@ describe('VirtualMachineInstanceReplicaSet', () => {
     );
     expect(replaced).toHaveLength(3);
 
-    const rs = await getRs();
-    if (rs.spec) rs.spec.replicas = 1;
-    await cluster.custom.replaceNamespacedCustomObject({
-      ...KV,
-      plural: 'virtualmachineinstancereplicasets',
-      namespace: 'default',
-      name: 'rs',
-      body: rs,
-    });
+    // A merge patch, so the controller's concurrent status writes cannot make it conflict.
+    await cluster.custom.patchNamespacedCustomObject(
+      {
+        ...KV,
+        plural: 'virtualmachineinstancereplicasets',
+        namespace: 'default',
+        name: 'rs',
+        body: { spec: { replicas: 1 } },
+      },
+      mergePatch,
+    );
     await running(1);
     await cluster.waitFor(async () => (await getRs()).status?.replicas === 1, {
       description: 'VMIRS status 1',
