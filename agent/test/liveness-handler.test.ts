@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import type { AgentOptions } from '../src/agent.js';
 import { FakeClock } from '../src/fake-clock.js';
-import { type LivenessAction, LivenessActionHandler } from '../src/liveness/handler.js';
+import {
+  createLivenessHandler,
+  type LivenessAction,
+  LivenessActionHandler,
+} from '../src/liveness/handler.js';
+import { silentLogger } from '../src/log.js';
+import type { LivenessHandler as ManagerLivenessHandler } from '../src/manager/types.js';
 import { noopObserver } from '../src/observer.js';
 import { EventRecorder } from '../src/report/events.js';
 import { TokenBucket } from '../src/report/rate-limit.js';
@@ -34,10 +41,13 @@ function setup(action: LivenessAction = 'stop-launcher', probed = 10, maxPerMinu
 }
 
 function failure(i: number, grace?: number) {
-  const vmi = { namespace: 'ns', name: `vm${i}`, uid: `vmi-${i}`, terminationGracePeriodSeconds: grace };
+  const vmi = { namespace: 'ns', name: `vm${i}`, uid: `vmi-${i}` };
   return {
     vmi,
-    pods: [{ namespace: 'ns', name: `virt-launcher-vm${i}-x`, uid: `pod-${i}` }],
+    nodeName: 'node-a',
+    probe: 'liveness' as const,
+    launcherPods: [{ namespace: 'ns', name: `virt-launcher-vm${i}-x`, uid: `pod-${i}` }],
+    ...(grace !== undefined ? { terminationGracePeriodSeconds: grace } : {}),
     message: 'connection refused',
   };
 }
@@ -175,5 +185,38 @@ describe('LivenessActionHandler', () => {
     expect(writes.deleted).toHaveLength(1);
     expect(handler.pending().find((p) => p.uid === 'vmi-2')?.phase).toBe('done');
     await handler.stop();
+  });
+
+  it('plugs into the Agent’s liveness factory slot and the manager’s LivenessHandler', async () => {
+    const clock = new FakeClock();
+    const writes = new FakeWrites();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    let built: LivenessActionHandler | undefined;
+    const factory: AgentOptions['liveness'] = (deps) => {
+      built = createLivenessHandler(
+        'stop-launcher',
+        { ...deps, writes, clock },
+        { maxKillsPerMinute: 1, settleMs: 10 },
+      );
+      return built;
+    };
+    const asManagerSees: ManagerLivenessHandler = factory!({
+      kubeConfig: undefined as never,
+      nodeName: 'node-a',
+      observer: noopObserver,
+      logger: silentLogger,
+      clock,
+      writes,
+      probedVmiCount: () => 1,
+    });
+    asManagerSees.onFailure(failure(1, 5));
+    clock.advance(10);
+    await settle();
+    expect(writes.deleted).toEqual([
+      { kind: 'pod', namespace: 'ns', name: 'virt-launcher-vm1-x', uid: 'pod-1', grace: 5 },
+    ]);
+    expect(built!.budget.opts.maxPerMinute).toBe(1);
+    await built!.stop();
+    expect(clock.pendingCount()).toBe(0);
   });
 });

@@ -14,14 +14,14 @@
 // precedes the stop.
 //
 // Timers (injected Clock): one per VMI in settle/held/retry state; forget/onRecovery/stop clear them.
-import { EVENT_REASON } from '@vmprobe/shared';
+import { EVENT_REASON, type ProbeKind } from '@vmprobe/shared';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { ApiWriteError, type KubeWrites } from '../kube/writes.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import { backoffDelay } from '../report/backoff.js';
-import type { EventRecorder } from '../report/events.js';
-import type { TokenBucket } from '../report/rate-limit.js';
+import { EventRecorder } from '../report/events.js';
+import { TokenBucket } from '../report/rate-limit.js';
 import type { PodRef, VmiRef } from '../report/types.js';
 import { KillBudget, type KillBudgetOptions } from './budget.js';
 
@@ -30,21 +30,27 @@ export const LIVENESS_ACTIONS: readonly LivenessAction[] = ['stop-launcher', 'de
 export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
 export interface LivenessFailure {
-  vmi: VmiRef & { terminationGracePeriodSeconds?: number };
-  /** The VMI's launcher pods (stop-launcher deletes each). */
-  pods: PodRef[];
+  vmi: VmiRef;
+  nodeName?: string;
+  /** The probe that failed (liveness, or startup — the kubelet kills on both). */
+  probe?: ProbeKind;
+  /** The VMI's launcher pods on this node (stop-launcher deletes each). */
+  launcherPods: PodRef[];
+  /** The VMI's spec.terminationGracePeriodSeconds (default 30, as KubeVirt). */
+  terminationGracePeriodSeconds?: number;
   /** The failing probe's last output. */
   message: string;
 }
 
-/** What the manager calls. All methods are cheap, synchronous and never throw. */
+/** What the manager calls (structurally the manager's LivenessHandler). Cheap, synchronous, never throw. */
 export interface LivenessHandler {
-  /** The liveness probe transitioned to failure (calling again while it still fails updates pods/message only). */
+  /** The probe transitioned to failure (again while it still fails: updates pods/message only). */
   onFailure(failure: LivenessFailure): void;
-  /** The liveness probe left failure (success, suspended, removed): re-arms the once-per-failure guard. */
-  onRecovery(vmiUid: string): void;
+  /** The probe left failure (success, suspended, removed): cancels a pending/held stop and re-arms
+   *  the once-per-failure guard. */
+  onRecovery?(vmiUid: string): void;
   /** The VMI is gone or left the node. */
-  forget(vmiUid: string): void;
+  forget?(vmiUid: string): void;
   stop(): Promise<void>;
 }
 
@@ -88,6 +94,7 @@ export class LivenessActionHandler implements LivenessHandler {
   private readonly random: () => number;
   private readonly settleMs: number;
   private stopped = false;
+  private readonly stopHooks: (() => void)[] = [];
 
   constructor(private readonly opts: LivenessHandlerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -145,6 +152,12 @@ export class LivenessActionHandler implements LivenessHandler {
     this.stopped = true;
     for (const st of this.states.values()) this.cancel(st);
     this.states.clear();
+    for (const hook of this.stopHooks.splice(0)) hook();
+  }
+
+  /** Runs `fn` once at stop() (resources the factory created for this handler). */
+  onStop(fn: () => void): void {
+    this.stopHooks.push(fn);
   }
 
   /** VMIs waiting to be stopped or held back (tests, /debug). */
@@ -249,13 +262,13 @@ export class LivenessActionHandler implements LivenessHandler {
   }
 
   private async act(st: KillState): Promise<void> {
-    const { vmi, pods } = st.failure;
+    const { vmi, launcherPods: pods } = st.failure;
     if (this.opts.action === 'delete-vmi') {
       await this.opts.limiter.take();
       await this.opts.writes.deleteVmi(vmi.namespace, vmi.name, vmi.uid);
       return;
     }
-    const grace = vmi.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
+    const grace = st.failure.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
     let lastErr: unknown;
     let stopped = 0;
     for (const pod of pods) {
@@ -289,4 +302,64 @@ export class LivenessActionHandler implements LivenessHandler {
       );
     }
   }
+}
+
+/** What the Agent hands a liveness factory (structurally agent.ts's LivenessDeps). */
+export interface LivenessFactoryDeps {
+  nodeName: string;
+  writes: KubeWrites;
+  observer: AgentObserver;
+  logger: Logger;
+  clock: Clock;
+  /** VMIs probed on the node right now (the node-fault rule's denominator). */
+  probedVmiCount: () => number;
+}
+
+export interface LivenessFactoryOptions {
+  /** `--max-kills-per-minute` (default 3). */
+  maxKillsPerMinute?: number;
+  settleMs?: number;
+  budget?: Partial<KillBudgetOptions>;
+  /** Writes per second of the handler's own limiter (Events and deletes; default 5, burst 10). */
+  writeQps?: number;
+  writeBurst?: number;
+}
+
+/**
+ * The handler for `--liveness-action`, built from what the Agent shares. The CLI wires it as
+ * `liveness: (deps) => createLivenessHandler(action, deps, { maxKillsPerMinute })`.
+ */
+export function createLivenessHandler(
+  action: LivenessAction,
+  deps: LivenessFactoryDeps,
+  opts: LivenessFactoryOptions = {},
+): LivenessActionHandler {
+  const limiter = new TokenBucket({
+    qps: opts.writeQps ?? 5,
+    burst: opts.writeBurst ?? 10,
+    clock: deps.clock,
+  });
+  const events = new EventRecorder({
+    writes: deps.writes,
+    limiter,
+    clock: deps.clock,
+    observer: deps.observer,
+  });
+  const handler = new LivenessActionHandler({
+    action,
+    writes: deps.writes,
+    events,
+    limiter,
+    probedCount: deps.probedVmiCount,
+    clock: deps.clock,
+    logger: deps.logger,
+    observer: deps.observer,
+    ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
+    budget: {
+      ...opts.budget,
+      ...(opts.maxKillsPerMinute !== undefined ? { maxPerMinute: opts.maxKillsPerMinute } : {}),
+    },
+  });
+  handler.onStop(() => limiter.stop());
+  return handler;
 }
