@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { PROBE_KINDS, resolveVmiProbes } from '@vmprobe/shared';
 import type { Command } from 'commander';
-import { type Document, LineCounter, parseAllDocuments } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Scalar } from 'yaml';
 
 export interface CheckMessage {
   severity: 'error' | 'warning';
@@ -50,12 +50,24 @@ export function pathSegments(path: string): (string | number)[] {
   return out;
 }
 
+/** The line of the deepest existing node on `segments`: a mapping's key line, a sequence item's line. */
 function lineOf(doc: Document, segments: (string | number)[], lines: LineCounter): number | undefined {
-  for (let n = segments.length; n >= 0; n--) {
-    const node = doc.getIn(segments.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;
+  let node: unknown = doc.contents;
+  let pos: number | undefined = (node as { range?: number[] } | null)?.range?.[0];
+  for (const seg of segments) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) break;
+      pos = (pair.key as Scalar).range?.[0] ?? pos;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg] as { range?: number[] } | undefined;
+      if (!item) break;
+      pos = item.range?.[0] ?? pos;
+      node = item;
+    } else break;
   }
-  return undefined;
+  return pos === undefined ? undefined : lines.linePos(pos).line;
 }
 
 /** Checks one file's text; never throws. */
@@ -75,7 +87,7 @@ export function checkManifestText(text: string, file: string): CheckReport {
           severity: 'error',
           file,
           document,
-          line: e.linePos?.[0]?.line,
+          line: lines.linePos(e.pos[0]).line,
           path: '',
           message: `YAML syntax: ${e.message.split('\n', 1)[0]}`,
         });
