@@ -443,6 +443,7 @@ class EmulatorImpl implements Emulator {
     _req: IncomingMessage,
     res: ServerResponse,
   ): [number, unknown] | 'watch' {
+    const q = url.searchParams;
     const rt = this.registry.lookup(info.group, info.version, info.resource as string);
     if (!rt) throw errors.notFoundPath();
     if (info.subresource !== undefined && !(info.subresource === 'status' && rt.statusSubresource))
@@ -450,10 +451,10 @@ class EmulatorImpl implements Emulator {
     if (info.verb !== 'watch' && !rt.verbs.includes(info.verb)) throw errors.methodNotAllowed(info.verb);
     if (info.subresource === 'status' && !['get', 'update', 'patch'].includes(info.verb))
       throw errors.methodNotAllowed(info.verb);
-    const q = url.searchParams;
     const ns = rt.namespaced ? info.namespace : undefined;
     if (!rt.namespaced && info.namespace) throw errors.notFoundPath();
     if (rt.namespaced && info.name !== undefined && !ns) throw errors.notFoundPath();
+    if (q.get('dryRun')) throw errors.badRequest('dryRun is not supported by the API emulator');
     const ctx: OpContext = { identity: id, admission: true };
     const parsed = (): unknown => {
       if (body.trim() === '') return undefined;
