@@ -1,0 +1,107 @@
+// The agent rides out API faults: dropped watches and a forced 410 (relist) neither duplicate nor
+// lose a worker and pick up what changed meanwhile; during a 30 s API outage probing goes on and
+// the final state is written after recovery.
+import type { Agent } from '@vmprobe/agent/agent';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { agentRbacFiles, seedVmi, startAgent, waitForCondition } from './agent-helpers.js';
+
+let cluster: TestCluster;
+let agent: Agent;
+const NS = 'default';
+
+beforeAll(async () => {
+  const rbacFiles = agentRbacFiles();
+  cluster = await startTestCluster({ vmprobeReadinessGate: true, ...(rbacFiles ? { rbacFiles } : {}) });
+  agent = startAgent(cluster);
+  await agent.start();
+  await agent.whenReady();
+});
+
+afterAll(async () => {
+  await agent?.stop(1_000);
+  await cluster?.stop();
+});
+
+async function readyVmi(name: string) {
+  await cluster.createVmi(
+    await seedVmi(SEED_VMI_FILES.readiness, name, {
+      initialDelaySeconds: 0,
+      periodSeconds: 1,
+      timeoutSeconds: 1,
+    }),
+    { namespace: NS },
+  );
+  await cluster.waitForRunning(NS, name);
+  await waitForCondition(cluster, NS, name, 'ReadinessProbe', 'True');
+}
+
+const probeKeys = () =>
+  agent
+    .snapshot()
+    .map((s) => `${s.namespace}/${s.vmi}/${s.uid}/${s.probe}`)
+    .sort();
+
+describe('watch faults', () => {
+  it('dropped watches and a forced 410 keep exactly one worker per probe and pick up changes made meanwhile', async () => {
+    await readyVmi('w1');
+    await readyVmi('w2');
+    const workersBefore = agent.manager.workerCount;
+    const keysBefore = probeKeys();
+    expect(workersBefore).toBe(2);
+
+    const faultAt = Date.now();
+    // Clean drop: ListWatch re-watches from its resourceVersion.
+    expect(cluster.emu.faults.dropAllWatches()).toBeGreaterThanOrEqual(2);
+    // 410 on the next watches (the emulated KubeVirt's informers take some too): both of the
+    // agent's watchers relist, some several times.
+    cluster.emu.faults.forceGoneOnNextWatch(30);
+    expect(cluster.emu.faults.dropAllWatches()).toBeGreaterThanOrEqual(0);
+    await cluster.deleteVmi(NS, 'w2');
+    await readyVmi('w3');
+    await cluster.waitFor(async () => probeKeys().filter((k) => k.includes('/w2/')).length === 0, {
+      description: 'w2 dropped',
+    });
+    const keys = probeKeys();
+    expect(keys.filter((k) => k.includes('/w1/'))).toEqual(keysBefore.filter((k) => k.includes('/w1/')));
+    expect(keys.filter((k) => k.includes('/w3/'))).toHaveLength(1);
+    expect(agent.manager.workerCount).toBe(2);
+    // Both watchers relisted after their 410.
+    const relists = cluster.emu.requests
+      .since(faultAt)
+      .filter(
+        (r) =>
+          r.verb === 'list' &&
+          r.user.includes('vmprobe') &&
+          (r.resource === 'pods' || r.resource === 'virtualmachineinstances'),
+      );
+    expect(new Set(relists.map((r) => r.resource)).size).toBe(2);
+  });
+});
+
+describe('API outage', () => {
+  it('probing goes on through a 30 s outage and the final state is reported after recovery', async () => {
+    await readyVmi('o1');
+    const vm = cluster.kubevirt.vmFor(NS, 'o1');
+    if (!vm) throw new Error('no VM');
+    await cluster.emu.faults.outage(true);
+    await vm.setBehaviour({ kind: 'status', code: 500 });
+    const at = vm.requestCount();
+    // The real outage length of the issue: 30 s (the test waits on the fault, not on a sleep of its own).
+    const outageEnds = Date.now() + 30_000;
+    await cluster.waitFor(
+      async () =>
+        agent.snapshot().find((s) => s.vmi === 'o1' && s.probe === 'readiness')?.state === 'failure',
+      { timeoutMs: 10_000, description: 'the agent sees the failure while the API is down' },
+    );
+    expect(vm.requestCount()).toBeGreaterThanOrEqual(at + 3);
+    await cluster.waitFor(async () => Date.now() >= outageEnds, { timeoutMs: 35_000, intervalMs: 250 });
+    const probesDuring = vm.requestCount() - at;
+    expect(probesDuring).toBeGreaterThanOrEqual(20);
+    await cluster.emu.faults.outage(false);
+    const c = await waitForCondition(cluster, NS, 'o1', 'ReadinessProbe', 'False', 40_000);
+    expect(c.reason).toBe('ProbeFailed');
+    expect(agent.manager.workerCount).toBeGreaterThanOrEqual(1);
+    expect(agent.snapshot().filter((s) => s.vmi === 'o1')).toHaveLength(1);
+  }, 120_000);
+});
