@@ -23,12 +23,14 @@ const concurrency = Number(args.concurrency);
 const twSeconds = Number(args['tw-seconds']);
 const twRate = Number(args['tw-rate']);
 
+// A deep accept backlog: on a loaded machine a starved server child would otherwise overflow the
+// default queue (RST-closed connections wait there until accepted) and SYNs would be dropped.
 const SERVER = `
 const http = require('node:http'); const net = require('node:net');
 const h = http.createServer((req, res) => res.end('ok'));
 h.on('connection', (s) => s.on('error', () => {}));
 const t = net.createServer((s) => { s.on('error', () => {}); s.resume(); });
-h.listen(0, '127.0.0.1', () => t.listen(0, '127.0.0.1', () =>
+h.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => t.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () =>
   process.stdout.write(JSON.stringify({ http: h.address().port, tcp: t.address().port }) + '\\n')));
 `;
 
@@ -70,6 +72,7 @@ async function throughput(name: string, probe: () => Promise<ProbeOutcome>): Pro
   for (let i = 0; i < 200; i++) await probe();
   let ok = 0;
   let failed = 0;
+  const failures = new Map<string, number>();
   const stopAt = performance.now() + throughputSeconds * 1000;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -78,7 +81,10 @@ async function throughput(name: string, probe: () => Promise<ProbeOutcome>): Pro
       while (performance.now() < stopAt) {
         const o = await probe();
         if (o.result === 'success') ok++;
-        else failed++;
+        else {
+          failed++;
+          failures.set(o.message, (failures.get(o.message) ?? 0) + 1);
+        }
       }
     }),
   );
@@ -90,6 +96,7 @@ async function throughput(name: string, probe: () => Promise<ProbeOutcome>): Pro
       `${((cpu / wall) * 100).toFixed(0)} % of a core → ${(n / cpu).toFixed(0)} probes per CPU-second; ` +
       `${((cpu / n) * 1000).toFixed(3)} CPU-s per 1,000 probes; failures ${failed}`,
   );
+  for (const [message, count] of failures) console.log(`      ${count} × ${message}`);
 }
 
 async function timeWaitRun(port: number, mode: 'reset' | 'end'): Promise<void> {
