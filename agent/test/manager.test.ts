@@ -98,6 +98,7 @@ describe('ProbeManager', () => {
   let reporter: FakeReporter;
   let workers: FakeWorker[];
   let failures: LivenessFailure[];
+  let recovered: string[];
   let removed: string[];
   let states: string[];
   let mgr: ProbeManager;
@@ -119,6 +120,7 @@ describe('ProbeManager', () => {
     reporter = new FakeReporter();
     workers = [];
     failures = [];
+    recovered = [];
     removed = [];
     states = [];
     const observer: AgentObserver = {
@@ -133,7 +135,7 @@ describe('ProbeManager', () => {
       logger: silentLogger,
       clock,
       allowedCidrs: new CidrAllowList([]),
-      liveness: { onFailure: (f) => failures.push(f) },
+      liveness: { onFailure: (f) => failures.push(f), onRecovery: (uid) => recovered.push(uid) },
       createWorker: (req) => {
         const w = new FakeWorker(req);
         workers.push(w);

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, type AgentOptions } from '@vmprobe/agent/agent';
+import { createLivenessHandler } from '@vmprobe/agent/liveness/index';
 import { silentLogger } from '@vmprobe/agent/log';
 import { readManifest, type TestCluster } from '../src/cluster.js';
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
@@ -17,9 +18,11 @@ export function agentRbacFiles(): string[] | undefined {
   return undefined;
 }
 
+/** An in-process agent as the vmprobe service account, liveness action stop-launcher (settle 0). */
 export function startAgent(cluster: TestCluster, over: Partial<AgentOptions> = {}): Agent {
   const agent = new Agent({
     nodeName: cluster.nodes[0] ?? 'node-a',
+    liveness: (deps) => createLivenessHandler('stop-launcher', deps, { settleMs: 0 }),
     kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER),
     logger: silentLogger,
     processMetrics: false,

@@ -8,6 +8,7 @@ import { type Command, Option } from 'commander';
 import { Agent, type AgentOptions, type LivenessAction } from '../agent.js';
 import { parseListenAddress } from '../http/index.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
+import { createLivenessHandler } from '../liveness/index.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import { CidrAllowList } from '../targets/index.js';
 import { VERSION } from '../version.js';
@@ -26,10 +27,9 @@ interface AgentFlags {
   logFormat: LogFormat;
 }
 
-/** The liveness handler for --liveness-action (agent/src/liveness). */
+/** The liveness handler for --liveness-action (agent/src/liveness); `none` still reports. */
 function livenessFactory(action: LivenessAction): AgentOptions['liveness'] {
-  if (action === 'none') return undefined;
-  return undefined;
+  return (deps) => createLivenessHandler(action, deps);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -233,7 +233,6 @@ export class ProbeManager {
     }
     const ref: VmiRef = { namespace: vmi.metadata?.namespace ?? '', name: vmi.metadata?.name ?? '', uid };
     let entry = this.entries.get(uid);
-    const isNew = entry === undefined;
     if (!entry) {
       entry = { ref, probes: new Map(), started: !desired.has('startup') };
       this.entries.set(uid, entry);
@@ -243,7 +242,7 @@ export class ProbeManager {
       if (!desired.has(kind)) this.removeProbe(entry, p);
     }
     const suspension = livenessSuspension(vmi);
-    for (const d of desired.values()) this.applyProbe(entry, vmi, d, suspension, isNew);
+    for (const d of desired.values()) this.applyProbe(entry, vmi, d, suspension);
     this.report(entry, launcherPods);
   }
 
@@ -252,7 +251,6 @@ export class ProbeManager {
     vmi: VmiObject,
     d: DesiredProbe,
     suspension: 'paused' | 'migrating' | undefined,
-    isNewVmi: boolean,
   ): void {
     const gated = d.kind !== 'startup' && !entry.started;
     const suspended = d.kind === 'liveness' && suspension !== undefined;
@@ -439,6 +437,9 @@ export class ProbeManager {
     message: string,
   ): void {
     const changed = p.status !== status || p.reason !== reason || p.lastTransitionTime === null;
+    if (p.state === 'failure' && state !== 'failure' && p.kind !== 'readiness') {
+      this.opts.liveness?.onRecovery?.(entry.ref.uid);
+    }
     if (p.status !== status || p.lastTransitionTime === null) p.lastTransitionTime = this.clock.now();
     p.state = state;
     p.status = status;
@@ -477,6 +478,7 @@ export class ProbeManager {
 
   private removeProbe(entry: VmiEntry, p: ProbeEntry): void {
     this.stopWorker(p);
+    if (p.state === 'failure' && p.kind !== 'readiness') this.opts.liveness?.onRecovery?.(entry.ref.uid);
     entry.probes.delete(p.kind);
     this.opts.observer.probeRemoved(this.identity(entry, p));
     p.log.info({}, 'probe removed');

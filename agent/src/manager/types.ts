@@ -41,6 +41,8 @@ export interface LivenessFailure {
 
 export interface LivenessHandler {
   onFailure(failure: LivenessFailure): void;
+  /** The probe left failure (success, suspended, removed): re-arms the once-per-failure guard. */
+  onRecovery?(vmiUid: string): void;
   /** The VMI is gone: forget its once-per-failure memory. */
   forget?(vmiUid: string): void;
 }
