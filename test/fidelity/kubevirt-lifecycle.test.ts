@@ -130,6 +130,21 @@ describe('seed VMIs', () => {
     expect(ips.size).toBe(seeds.length);
   });
 
+  it('a settled cluster makes no writes (so request-log assertions about the agent stay meaningful)', async () => {
+    for (const s of seeds)
+      await cluster.waitForVmi('default', s.name, (v) => condition(v, 'Ready')?.status === 'True');
+    await cluster.waitFor(async () => cluster.kubevirt.idle, { description: 'controllers idle' });
+    const since = Date.now();
+    // An observation window, not a synchronisation: nothing is supposed to happen in it.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(cluster.kubevirt.idle).toBe(true);
+    expect(
+      cluster.emu.requests
+        .since(since)
+        .filter((r) => r.verb !== 'get' && r.verb !== 'list' && r.verb !== 'watch'),
+    ).toEqual([]);
+  });
+
   it('places a VMI on the node its nodeSelector names', async () => {
     const manifest = await readManifest<Vmi>(SEED_VMI_FILES.readiness);
     manifest.spec = { ...manifest.spec, nodeSelector: { 'kubernetes.io/hostname': 'node-b' } };
