@@ -1,0 +1,59 @@
+// The same lifecycle over HTTPS (the emulator's own CA in the controllers' kubeconfig) and, as
+// root, with VMs in their own network namespaces — where a paused VM drops packets for real.
+import { request } from 'node:http';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { isRoot } from '../src/vmsim/index.js';
+
+const started: TestCluster[] = [];
+
+afterAll(async () => {
+  for (const c of started) await c.stop();
+});
+
+function httpStatus(host: string, port = 1500): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path: '/', agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('over HTTPS', () => {
+  it('the controllers reach the emulator through its CA and run a seed VMI', async () => {
+    const cluster = await startTestCluster({ tls: true });
+    started.push(cluster);
+    expect(cluster.emu.url).toMatch(/^https:/);
+    await cluster.loadVmi(SEED_VMI_FILES.httpLiveness, { name: 'tls-vmi' });
+    const { pod } = await cluster.waitForRunning('default', 'tls-vmi');
+    expect(await httpStatus(pod.status?.podIP ?? '')).toBe(200);
+  });
+});
+
+describe('VMs in network namespaces (root)', () => {
+  if (!isRoot) console.log('skipping netns-mode KubeVirt tests: they need root (CI runs as root)');
+
+  it.skipIf(!isRoot)(
+    'a seed VMI runs on its namespace address; pause makes it unreachable, unpause restores it',
+    async () => {
+      const cluster = await startTestCluster({ vmsimMode: 'netns' });
+      started.push(cluster);
+      await cluster.loadVmi(SEED_VMI_FILES.readiness, { name: 'ns-vmi' });
+      const { vmi, pod } = await cluster.waitForRunning('default', 'ns-vmi', { timeoutMs: 20_000 });
+      const ip = pod.status?.podIP ?? '';
+      expect(ip).not.toMatch(/^127\./);
+      expect(vmi.status?.interfaces?.[0]?.ipAddresses).toEqual(pod.status?.podIPs?.map((p) => p.ip));
+      expect(await httpStatus(ip)).toBe(200);
+
+      await cluster.kubevirt.pause('default', 'ns-vmi');
+      await expect(httpStatus(ip)).rejects.toThrow();
+      await cluster.kubevirt.unpause('default', 'ns-vmi');
+      expect(await httpStatus(ip)).toBe(200);
+    },
+    60_000,
+  );
+});
