@@ -1,8 +1,10 @@
 // The same lifecycle over HTTPS (the emulator's own CA in the controllers' kubeconfig) and, as
 // root, with VMs in their own network namespaces — where a paused VM drops packets for real.
 import { request } from 'node:http';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import { isRoot } from '../src/vmsim/index.js';
 
 const started: TestCluster[] = [];
@@ -31,6 +33,32 @@ describe('over HTTPS', () => {
     await cluster.loadVmi(SEED_VMI_FILES.httpLiveness, { name: 'tls-vmi' });
     const { pod } = await cluster.waitForRunning('default', 'tls-vmi');
     expect(await httpStatus(pod.status?.podIP ?? '')).toBe(200);
+  });
+});
+
+describe('with RBAC enforced', () => {
+  it("KubeVirt's RBAC fixture is all the emulated controllers need", async () => {
+    const denied: unknown[] = [];
+    const cluster = await startTestCluster({
+      rbacFiles: [], // enforce: only test/fixtures/rbac/kubevirt.yaml grants anything
+      nodes: ['node-a', 'node-b'],
+      onControllerError: (_c, _k, err) => {
+        if ((err as { code?: number }).code === 403) denied.push(err);
+      },
+    });
+    started.push(cluster);
+    await cluster.loadVmi(SEED_VMI_FILES.readiness, { name: 'rbac-vmi' });
+    await cluster.waitForRunning('default', 'rbac-vmi');
+    await cluster.kubevirt.pause('default', 'rbac-vmi');
+    await cluster.kubevirt.unpause('default', 'rbac-vmi');
+    await cluster.kubevirt.startMigration('default', 'rbac-vmi', 'node-b');
+    await cluster.kubevirt.completeMigration('default', 'rbac-vmi');
+    await cluster.waitForVmi('default', 'rbac-vmi', (v) => v.status?.nodeName === 'node-b');
+    expect(cluster.emu.requests.filter((r) => r.status === 403)).toEqual([]);
+    expect(denied).toEqual([]);
+    // RBAC really is enforced: an identity without a binding is refused.
+    const stranger = cluster.emu.kubeConfig(VMPROBE_AGENT_USER).makeApiClient(CoreV1Api);
+    await expect(stranger.listNamespacedPod({ namespace: 'default' })).rejects.toMatchObject({ code: 403 });
   });
 });
 
