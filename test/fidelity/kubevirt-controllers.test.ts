@@ -269,6 +269,13 @@ describe('pause and migration', () => {
       },
     );
     expect(cond(resumed, 'Paused')).toBeUndefined();
+    const resumedPod = await cluster.core.readNamespacedPod({
+      name: pod.metadata?.name ?? '',
+      namespace: 'default',
+    });
+    const gate = cond(resumedPod, 'kubevirt.io/virtual-machine-unpaused');
+    expect(gate?.status).toBe('True');
+    expect(gate?.reason).toBeUndefined(); // the strategic merge's null removed PausedByUser
     expect(await httpStatus(ip)).toBe(200);
   });
 
