@@ -79,6 +79,27 @@ describe('watch faults', () => {
   });
 });
 
+describe('API server unreachable at start', () => {
+  it('a second agent started during an outage retries, and turns ready after it ends', async () => {
+    await cluster.emu.faults.outage(true);
+    const late = startAgent(cluster);
+    try {
+      await late.start();
+      const until = Date.now() + 2_000;
+      await cluster.waitFor(async () => Date.now() >= until, { timeoutMs: 3_000, intervalMs: 100 });
+      expect(late.ready).toBe(false);
+      await cluster.emu.faults.outage(false);
+      await cluster.waitFor(async () => late.ready, {
+        timeoutMs: 15_000,
+        description: 'ready after the outage',
+      });
+    } finally {
+      await cluster.emu.faults.outage(false);
+      await late.stop(0);
+    }
+  });
+});
+
 describe('API outage', () => {
   it('probing goes on through a 30 s outage and the final state is reported after recovery', async () => {
     await readyVmi('o1');
@@ -99,9 +120,10 @@ describe('API outage', () => {
     const probesDuring = vm.requestCount() - at;
     expect(probesDuring).toBeGreaterThanOrEqual(20);
     await cluster.emu.faults.outage(false);
-    const c = await waitForCondition(cluster, NS, 'o1', 'ReadinessProbe', 'False', 40_000);
+    // The reporter's write backoff (up to 30 s) decides how soon after recovery the write lands.
+    const c = await waitForCondition(cluster, NS, 'o1', 'ReadinessProbe', 'False', 60_000);
     expect(c.reason).toBe('ProbeFailed');
     expect(agent.manager.workerCount).toBeGreaterThanOrEqual(1);
     expect(agent.snapshot().filter((s) => s.vmi === 'o1')).toHaveLength(1);
-  }, 120_000);
+  }, 150_000);
 });

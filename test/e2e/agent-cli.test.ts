@@ -1,0 +1,112 @@
+// `vmprobe agent` as a process: bad flags exit 2 with a message; against the test bed it serves
+// /readyz once the initial lists synced, /debug/probes lists the node's probes, and SIGTERM stops it
+// with exit 0 after flushing.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
+import { agentRbacFiles, seedVmi, waitForCondition } from './agent-helpers.js';
+
+const MAIN = join(REPO_ROOT, 'agent/src/cli/main.ts');
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'agent', ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const addr = srv.address();
+  await new Promise((r) => srv.close(r));
+  return typeof addr === 'object' && addr ? addr.port : 0;
+}
+
+describe('vmprobe agent: bad usage', () => {
+  it.each([
+    [[], 'node-name'],
+    [['--node-name', 'n', '--allow-probe-cidr', '10.0.0.0/40'], 'prefix'],
+    [['--node-name', 'n', '--listen', 'nowhere'], 'listen address'],
+    [['--node-name', 'n', '--liveness-action', 'reboot'], 'liveness-action'],
+    [['--node-name', 'n', '--kubeconfig', '/nonexistent/kubeconfig'], 'no such file'],
+  ])('%j exits 2 naming the problem', async (args, words) => {
+    const p = run(args);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(words);
+  });
+});
+
+describe('vmprobe agent against the test bed', () => {
+  let cluster: TestCluster;
+  let dir: string;
+  beforeAll(async () => {
+    const rbacFiles = agentRbacFiles();
+    cluster = await startTestCluster({ ...(rbacFiles ? { rbacFiles } : {}) });
+    dir = mkdtempSync(join(tmpdir(), 'vmprobe-cli-'));
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('turns ready after the initial lists, serves /debug/probes, and exits 0 on SIGTERM', async () => {
+    const kubeconfig = join(dir, 'kubeconfig');
+    await cluster.emu.writeKubeconfig(VMPROBE_AGENT_USER, kubeconfig);
+    await cluster.createVmi(
+      await seedVmi(SEED_VMI_FILES.readiness, 'cli-vm', { initialDelaySeconds: 0, periodSeconds: 1 }),
+    );
+    await cluster.waitForRunning('default', 'cli-vm');
+    const port = await freePort();
+    // NODE_NAME and KUBECONFIG from the environment.
+    const p = run(['--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], {
+      NODE_NAME: 'node-a',
+      KUBECONFIG: kubeconfig,
+    });
+    try {
+      await cluster.waitFor(
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+        {
+          timeoutMs: 20_000,
+          description: '/readyz 200',
+        },
+      );
+      await waitForCondition(cluster, 'default', 'cli-vm', 'ReadinessProbe', 'True');
+      const probes = (await (await fetch(`http://127.0.0.1:${port}/debug/probes`)).json()) as {
+        vmi: string;
+        probe: string;
+        state: string;
+      }[];
+      expect(probes).toEqual([
+        expect.objectContaining({ vmi: 'cli-vm', probe: 'readiness', state: 'success' }),
+      ]);
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      const lines = p
+        .out()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.some((l) => l.msg === 'agent stopped')).toBe(true);
+      // Every line about a probe carries node, namespace, vmi and probe.
+      const probeLines = lines.filter((l) => l.probe !== undefined);
+      expect(probeLines.length).toBeGreaterThan(0);
+      for (const l of probeLines)
+        expect(l).toMatchObject({ node: 'node-a', namespace: 'default', vmi: 'cli-vm' });
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
