@@ -142,10 +142,15 @@ async function parent(vmis: number, seconds: number, writeQps: number): Promise<
     let attempts = 0;
     let falseFailures = 0;
     let failureTransitions = 0;
+    const failureReasons: Record<string, number> = {};
     const observer: typeof metrics = Object.create(metrics);
     observer.probeResult = (id, outcome, state, lag) => {
       metrics.probeResult(id, outcome, state, lag);
-      if (outcome.result === 'failure' || outcome.result === 'unknown') falseFailures++;
+      if (outcome.result === 'failure' || outcome.result === 'unknown') {
+        falseFailures++;
+        const k = `${outcome.result}/${outcome.reason}`;
+        failureReasons[k] = (failureReasons[k] ?? 0) + 1;
+      }
       if (measuring) {
         attempts++;
         lags.push(lag);
@@ -214,7 +219,7 @@ async function parent(vmis: number, seconds: number, writeQps: number): Promise<
       `  RSS                  ${mib(rss)} at the end, ${mib(maxRss)} max (${mib(rssBeforeAgent)} before the agent started: Node + tsx + modules)`,
       `  probe attempts       ${attempts} (${(attempts / elapsed).toFixed(0)}/s, expected ${probes}/s)`,
       `  schedule lag         p50 ${quantile(lags, 0.5).toFixed(1)} ms, p99 ${quantile(lags, 0.99).toFixed(1)} ms, max ${(lags[lags.length - 1] ?? Number.NaN).toFixed(1)} ms`,
-      `  false failures       ${falseFailures - failuresBefore} failed attempts, ${failureTransitions - transitionsBefore} failure transitions in the window (${falseFailures} attempts since start)`,
+      `  false failures       ${falseFailures - failuresBefore} failed attempts, ${failureTransitions - transitionsBefore} failure transitions in the window (since start: ${falseFailures} ${JSON.stringify(failureReasons)})`,
       `  API requests/min     ${perMin(counts.total)} (writes ${perMin(writesInWindow)}; by verb ${JSON.stringify(counts.byVerb)})`,
       `  warm-up              ${warmup.toFixed(1)} s to all probes succeeding and every write stored (reporter write limit ${writeQps}/s)`,
     ];
