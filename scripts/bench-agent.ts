@@ -62,12 +62,19 @@ async function child(vmis: number, dir: string): Promise<void> {
   const names = Array.from({ length: vmis }, (_, i) => `vm-${String(i).padStart(4, '0')}`);
   for (let i = 0; i < names.length; i += 50) {
     await Promise.all(
-      names.slice(i, i + 50).map((name) =>
-        cluster.createVmi(
-          { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name, labels: { app: name } }, spec },
-          { namespace: NS },
+      names
+        .slice(i, i + 50)
+        .map((name) =>
+          cluster.createVmi(
+            {
+              apiVersion: 'kubevirt.io/v1',
+              kind: 'VirtualMachineInstance',
+              metadata: { name, labels: { app: name } },
+              spec,
+            },
+            { namespace: NS },
+          ),
         ),
-      ),
     );
   }
   await cluster.waitFor(
@@ -179,11 +186,14 @@ async function parent(vmis: number, seconds: number, writeQps: number): Promise<
       const snap = agent.snapshot();
       const ok = snap.filter((s) => s.state === 'success').length;
       if (ok === probes && reporter.isIdle()) break;
-      if (performance.now() - startedAt > 600_000) throw new Error(`warm-up: ${ok}/${probes} probes succeeding`);
+      if (performance.now() - startedAt > 600_000)
+        throw new Error(`warm-up: ${ok}/${probes} probes succeeding`);
       await new Promise((r) => setTimeout(r, 500));
     }
     const warmup = (performance.now() - startedAt) / 1000;
-    process.stderr.write(`agent: ${probes} probes succeeding, reporter idle after ${warmup.toFixed(1)} s; measuring ${seconds} s…\n`);
+    process.stderr.write(
+      `agent: ${probes} probes succeeding, reporter idle after ${warmup.toFixed(1)} s; measuring ${seconds} s…\n`,
+    );
     // Settle a few periods so the last warm-up writes and GC are behind us.
     await new Promise((r) => setTimeout(r, 3_000));
 
@@ -212,7 +222,10 @@ async function parent(vmis: number, seconds: number, writeQps: number): Promise<
     lags.sort((a, b) => a - b);
     const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
     const perMin = (n: number) => ((n * 60) / elapsed).toFixed(1);
-    const writesInWindow = ['create', 'update', 'patch', 'delete'].reduce((s, v) => s + (counts.byVerb[v] ?? 0), 0);
+    const writesInWindow = ['create', 'update', 'patch', 'delete'].reduce(
+      (s, v) => s + (counts.byVerb[v] ?? 0),
+      0,
+    );
     const lines = [
       `vmprobe agent benchmark: ${vmis} VMIs × 2 probes (liveness tcp + readiness http), periodSeconds 1, ${elapsed.toFixed(1)} s steady state`,
       `  CPU                  ${(((cpu.user + cpu.system) / 1e6 / elapsed) * 100).toFixed(1)} % of one core (user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s)`,
@@ -247,14 +260,19 @@ if (!(vmis > 0) || !(seconds > 0) || !(writeQps > 0)) {
 }
 if (values.child) {
   child(vmis, values.dir ?? tmpdir()).catch((err: unknown) => {
-    process.send?.({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+    process.send?.({
+      type: 'error',
+      message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
     process.exit(1);
   });
 } else {
   parent(vmis, seconds, writeQps).then(
     () => process.exit(0),
     (err: unknown) => {
-      process.stderr.write(`bench-agent: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(
+        `bench-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );
