@@ -62,19 +62,17 @@ async function child(vmis: number, dir: string): Promise<void> {
   const names = Array.from({ length: vmis }, (_, i) => `vm-${String(i).padStart(4, '0')}`);
   for (let i = 0; i < names.length; i += 50) {
     await Promise.all(
-      names
-        .slice(i, i + 50)
-        .map((name) =>
-          cluster.createVmi(
-            {
-              apiVersion: 'kubevirt.io/v1',
-              kind: 'VirtualMachineInstance',
-              metadata: { name, labels: { app: name } },
-              spec,
-            },
-            { namespace: NS },
-          ),
+      names.slice(i, i + 50).map((name) =>
+        cluster.createVmi(
+          {
+            apiVersion: 'kubevirt.io/v1',
+            kind: 'VirtualMachineInstance',
+            metadata: { name, labels: { app: name } },
+            spec,
+          },
+          { namespace: NS },
         ),
+      ),
     );
   }
   await cluster.waitFor(
