@@ -13,6 +13,7 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -201,6 +202,17 @@ async function parent(vmis: number, seconds: number, writeQps: number): Promise<
     const wallStart = Date.now();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const eld = monitorEventLoopDelay({ resolution: 10 });
+    eld.enable();
+    let gcMs = 0;
+    let gcMax = 0;
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gcMs += e.duration;
+        gcMax = Math.max(gcMax, e.duration);
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
     let maxRss = process.memoryUsage().rss;
     const sampler = setInterval(() => {
       maxRss = Math.max(maxRss, process.memoryUsage().rss);
@@ -208,6 +220,8 @@ async function parent(vmis: number, seconds: number, writeQps: number): Promise<
     await new Promise((r) => setTimeout(r, seconds * 1000));
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpu0);
+    eld.disable();
+    gcObserver.disconnect();
     const elapsed = (performance.now() - t0) / 1000;
     measuring = false;
     const wallEnd = Date.now();
@@ -230,7 +244,8 @@ async function parent(vmis: number, seconds: number, writeQps: number): Promise<
       `  RSS                  ${mib(rss)} at the end, ${mib(maxRss)} max (${mib(rssBeforeAgent)} before the agent started: Node + tsx + modules)`,
       `  probe attempts       ${attempts} (${(attempts / elapsed).toFixed(0)}/s, expected ${probes}/s)`,
       `  schedule lag         p50 ${quantile(lags, 0.5).toFixed(1)} ms, p99 ${quantile(lags, 0.99).toFixed(1)} ms, max ${(lags[lags.length - 1] ?? Number.NaN).toFixed(1)} ms`,
-      `  false failures       ${falseFailures - failuresBefore} failed attempts, ${failureTransitions - transitionsBefore} failure transitions in the window (since start: ${falseFailures} ${JSON.stringify(failureReasons)})`,
+      `  event-loop delay     p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms, max ${(eld.max / 1e6).toFixed(1)} ms; GC ${(gcMs / 1000).toFixed(1)} s total, longest pause ${gcMax.toFixed(1)} ms`,
+      `  false failures       ${falseFailures - failuresBefore} failed attempts, ${failureTransitions - transitionsBefore} failure transitions in the window (since start: ${failureTransitions} failure transitions, failed attempts ${JSON.stringify(failureReasons)})`,
       `  API requests/min     ${perMin(counts.total)} (writes ${perMin(writesInWindow)}; by verb ${JSON.stringify(counts.byVerb)})`,
       `  warm-up              ${warmup.toFixed(1)} s to all probes succeeding and every write stored (reporter write limit ${writeQps}/s)`,
     ];
