@@ -236,7 +236,7 @@ describe('emulator CRUD', () => {
       kind: 'VMIProbeStatus',
       metadata: { name: 'disc', namespace: 'default' },
     });
-    expect(created.metadata?.uid).toBeDefined();
+    expect((created.metadata as { uid?: string } | undefined)?.uid).toBeDefined();
     const groups = await (
       await fetch(`${emu.url}/apis`, { headers: { authorization: `Bearer ${emu.tokenFor('admin')}` } })
     ).json();

@@ -17,7 +17,7 @@ interface Ev {
 }
 
 /** Opens a raw watch and collects its events until done. */
-async function collect(path: string, params: Record<string, unknown>) {
+async function collect(path: string, params: Record<string, string | number | boolean | undefined>) {
   const events: Ev[] = [];
   let done = false;
   let doneErr: unknown;

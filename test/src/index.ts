@@ -1,5 +1,4 @@
-export const VMPROBE_TESTBED = true;
+export * from './cluster.js';
 export * from './emulator/index.js';
 export * from './kubevirt/index.js';
 export * from './vmsim/index.js';
-export * from './cluster.js';
