@@ -1,4 +1,3 @@
-export const VMPROBE_AGENT = true;
 export { type Clock, systemClock, type TimerHandle } from './clock.js';
 export { FakeClock } from './fake-clock.js';
 export * from './probers/index.js';
