@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ProbeOutcome, type ProbeTarget, runProbe } from '@vmprobe/agent';
 import { probeTcp } from '@vmprobe/agent/probers/tcp';
+import { cpuSeconds } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,8 +65,6 @@ function countTimeWait(port: number): number {
   }
   return n;
 }
-
-const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 
 async function throughput(name: string, probe: () => Promise<ProbeOutcome>): Promise<void> {
   // Warm up (JIT, first sockets), then measure.
