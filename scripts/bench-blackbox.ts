@@ -3,7 +3,7 @@
 // concurrency, one handler at a time (http, tcp, icmp). Reports CPU-seconds per 1,000 probes for
 // each side and their ratio.
 //
-//   npm run bench:blackbox -- [--targets 100] [--rate 500] [--concurrency 50] [--seconds 6] [--warmup-seconds 1]
+//   npm run bench:blackbox -- [--targets 100] [--rate 500] [--concurrency 100] [--seconds 6] [--warmup-seconds 1]
 //
 // Processes, so that each number is one side's alone:
 // - targets: the VM simulator (loopback mode) with N VMs, each an HTTP server on :1500 and a TCP
@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { nextMessage } from './lib/ipc.js';
 import { type RateOptions, type RateResult, runAtRate } from './lib/rate.js';
-import { cpuSeconds, procCpuSeconds } from './lib/stats.js';
+import { cpuSeconds, procCpuSeconds, quantile } from './lib/stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const EXPORTER = '/usr/bin/prometheus-blackbox-exporter';
@@ -46,6 +46,9 @@ interface PhaseResult {
   skipped: number;
   failed: number;
   failures: Record<string, number>;
+  /** Probe duration p50 / p99 in ms (vmprobe: the outcome's; blackbox: probe_duration_seconds). */
+  p50Ms: number;
+  p99Ms: number;
   wallSeconds: number;
   cpuSeconds: number;
 }
@@ -105,13 +108,15 @@ async function vmprobeRole(): Promise<void> {
       const run = await runAtRate(m.rate, probe);
       const cpu = cpuSeconds(process.cpuUsage(cpu0));
       const failures: Record<string, number> = {};
+      const durations: number[] = [];
       let failed = 0;
       for (const o of run.results) {
+        durations.push(o.timings.durationMs);
         if (o.result === 'success') continue;
         failed++;
         failures[o.message] = (failures[o.message] ?? 0) + 1;
       }
-      send({ type: 'result', result: summary(run, failed, failures, cpu) });
+      send({ type: 'result', result: summary(run, failed, failures, cpu, durations) });
     } catch (err) {
       send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
@@ -124,8 +129,12 @@ function summary<R>(
   failed: number,
   failures: Record<string, number>,
   cpu: number,
+  durationsMs: number[],
 ): PhaseResult {
+  const sorted = [...durationsMs].sort((a, b) => a - b);
   return {
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
     probes: run.results.length,
     skipped: run.skipped,
     failed: failed + run.rejected,
@@ -243,14 +252,20 @@ async function driveExporter(
 ): Promise<ExporterPhase> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: rate.concurrency });
   const pid = exporter.proc.pid as number;
-  type Answer = { ok: boolean; why: string };
+  /** ms: the exporter's probe_duration_seconds (NaN when absent, e.g. /-/healthy). */
+  type Answer = { ok: boolean; why: string; ms: number };
+  const durationOf = (body: string) => Number(/^probe_duration_seconds (\S+)$/m.exec(body)?.[1]) * 1000;
   const task = (i: number): Promise<Answer> =>
     get(agent, exporter.port, path(i)).then(
       (r) =>
         r.status === 200 && ok(r.body)
-          ? { ok: true, why: '' }
-          : { ok: false, why: r.status === 200 ? 'probe_success 0' : `HTTP ${r.status}` },
-      (err: Error) => ({ ok: false, why: `driver: ${err.message}` }),
+          ? { ok: true, why: '', ms: durationOf(r.body) }
+          : {
+              ok: false,
+              why: r.status === 200 ? 'probe_success 0' : `HTTP ${r.status}`,
+              ms: durationOf(r.body),
+            },
+      (err: Error) => ({ ok: false, why: `driver: ${err.message}`, ms: Number.NaN }),
     );
   try {
     await runAtRate({ ...rate, seconds: warmupSeconds }, task);
@@ -260,13 +275,15 @@ async function driveExporter(
     const driverCpuSeconds = cpuSeconds(process.cpuUsage(me0));
     const exCpu = procCpuSeconds(pid) - ex0;
     const failures: Record<string, number> = {};
+    const durations: number[] = [];
     let failed = 0;
     for (const a of run.results) {
+      if (!Number.isNaN(a.ms)) durations.push(a.ms);
       if (a.ok) continue;
       failed++;
       failures[a.why] = (failures[a.why] ?? 0) + 1;
     }
-    return { exporter: summary(run, failed, failures, exCpu), driverCpuSeconds };
+    return { exporter: summary(run, failed, failures, exCpu, durations), driverCpuSeconds };
   } finally {
     agent.destroy();
   }
@@ -333,11 +350,11 @@ async function parent(opts: { targets: number; rate: RateOptions; warmupSeconds:
       `vmprobe probers vs prometheus-blackbox-exporter: ${ips.length} loopback targets, offered ${rate}/s, ` +
         `concurrency ${concurrency}, ${seconds} s per side and handler (after ${opts.warmupSeconds} s warm-up), timeout 1 s`,
       '',
-      'handler  side      probes  probes/s  skipped  failed  CPU-s   % core  CPU-s/1k probes  ratio bb/vmprobe',
+      'handler  side      probes  probes/s  skipped  failed  p50/p99 ms  CPU-s   % core  CPU-s/1k probes  ratio bb/vmprobe',
     ];
     const line = (handler: string, side: string, r: PhaseResult, ratio: string) =>
       `${handler.padEnd(8)} ${side.padEnd(9)} ${String(r.probes).padStart(6)}  ${(r.probes / r.wallSeconds).toFixed(0).padStart(8)}  ` +
-      `${String(r.skipped).padStart(7)}  ${String(r.failed).padStart(6)}  ${r.cpuSeconds.toFixed(2).padStart(5)}  ` +
+      `${String(r.skipped).padStart(7)}  ${String(r.failed).padStart(6)}  ${`${r.p50Ms.toFixed(1)}/${r.p99Ms.toFixed(1)}`.padStart(10)}  ${r.cpuSeconds.toFixed(2).padStart(5)}  ` +
       `${((r.cpuSeconds / r.wallSeconds) * 100).toFixed(1).padStart(6)}  ${f3(perThousand(r.cpuSeconds, r.probes)).padStart(15)}  ${ratio}`;
     for (const { handler, vm, bb } of rows) {
       const vmK = perThousand(vm.cpuSeconds, vm.probes);
@@ -377,6 +394,11 @@ async function parent(opts: { targets: number; rate: RateOptions; warmupSeconds:
         failureLines.push(`  ${handler} blackbox: ${n} × ${why}`);
     }
     if (failureLines.length > 0) out.push('failures:', ...failureLines);
+    if (rows.some(({ vm, bb }) => vm.skipped + bb.exporter.skipped > 0))
+      out.push(
+        'skipped: starts dropped because `concurrency` probes were in flight (the side could not keep up with the ' +
+          'offered rate on this machine at that moment); CPU per probe counts only the probes made',
+      );
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     exporter?.proc.kill('SIGTERM');
@@ -397,7 +419,7 @@ const { values } = parseArgs({
     role: { type: 'string' },
     targets: { type: 'string', default: '100' },
     rate: { type: 'string', default: '500' },
-    concurrency: { type: 'string', default: '50' },
+    concurrency: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '6' },
     'warmup-seconds': { type: 'string', default: '1' },
   },
