@@ -50,15 +50,22 @@ describe('VM simulator lifecycle', () => {
 });
 
 describe('VM simulator slots across processes', () => {
-  const savedDir = process.env.VMSIM_STATE_DIR;
+  const saved = {
+    VMSIM_STATE_DIR: process.env.VMSIM_STATE_DIR,
+    VMSIM_LOOPBACK_FIRST_OCTET: process.env.VMSIM_LOOPBACK_FIRST_OCTET,
+  };
   afterEach(() => {
-    if (savedDir === undefined) delete process.env.VMSIM_STATE_DIR;
-    else process.env.VMSIM_STATE_DIR = savedDir;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   });
 
   it('takes over a slot whose owner process is gone, skips a live one, and releases on stop', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vmsim-state-'));
     process.env.VMSIM_STATE_DIR = dir;
+    // A private slot registry must not hand out addresses that simulators in other test files use.
+    process.env.VMSIM_LOOPBACK_FIRST_OCTET = '200';
     const rec = (slot: number, pid: number) =>
       JSON.stringify({ mode: 'loopback', inst: `0000${slot}`, slot, pid, startTime: '' });
     writeFileSync(path.join(dir, 'lo-0.json'), rec(0, 999_999_999)); // no such process
@@ -67,8 +74,8 @@ describe('VM simulator slots across processes', () => {
     const s2 = await startVmSimulator();
     const a = await s1.createVm('a');
     const b = await s2.createVm('b');
-    expect(a.ip.startsWith('127.77.')).toBe(true);
-    expect(b.ip.startsWith('127.79.')).toBe(true);
+    expect(a.ip.startsWith('127.200.')).toBe(true);
+    expect(b.ip.startsWith('127.202.')).toBe(true);
     expect((await httpGet(b.ip, 1500)).kind).toBe('response');
     await s1.stop();
     await s2.stop();

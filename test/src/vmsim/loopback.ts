@@ -10,8 +10,14 @@ import type { SimVm, VmOptions, VmSimulator } from './types.js';
 import { type Blackholer, Vm } from './vm.js';
 import { VmServers } from './vm-servers.js';
 
-/** First second octet of the loopback slots: simulator k owns 127.(77+k).0.0/16. */
-const FIRST_OCTET = 77;
+/** First second octet of the loopback slots: simulator k owns 127.(77+k).0.0/16. A test that claims
+ *  slots in a private state dir (VMSIM_STATE_DIR) moves its range with VMSIM_LOOPBACK_FIRST_OCTET so
+ *  it cannot collide with simulators of other test files claiming slots in the shared dir. */
+const DEFAULT_FIRST_OCTET = 77;
+function firstOctet(): number {
+  const v = Number(process.env.VMSIM_LOOPBACK_FIRST_OCTET ?? DEFAULT_FIRST_OCTET);
+  return Number.isInteger(v) && v > 0 && v + SLOTS <= 255 ? v : DEFAULT_FIRST_OCTET;
+}
 const SLOTS = 50;
 /** Per /16: third octet 0..255, fourth 1..254. */
 const PER_SLOT = 256 * 254;
@@ -42,7 +48,7 @@ export class LoopbackSimulator implements VmSimulator {
   private readonly unregisterExit: () => void;
 
   private constructor(private readonly rec: InstanceRecord) {
-    const second = FIRST_OCTET + rec.slot;
+    const second = firstOctet() + rec.slot;
     this.pool = new AddressPool(PER_SLOT, (i) => `127.${second}.${Math.floor(i / 254)}.${(i % 254) + 1}`);
     const names = instanceNames(rec.inst);
     this.firewall = new LoopbackFirewall(names.nftTable, names.ruleComment);
