@@ -1,5 +1,6 @@
 // Waiting for a typed message from a forked child. Messages are objects with a `type`; a message of
-// type 'error' (carrying `message`) rejects, as does the child exiting first.
+// type 'error' (carrying `message`) rejects, as does the child exiting first. Each call removes the
+// listeners it added once it settles.
 import type { ChildProcess } from 'node:child_process';
 
 export type ChildMessage = { type: string };
@@ -11,13 +12,24 @@ export function nextMessage<M extends ChildMessage, T extends M['type']>(
   name = 'child',
 ): Promise<Extract<M, { type: T }>> {
   return new Promise<Extract<M, { type: T }>>((resolve, reject) => {
-    const on = (m: M) => {
-      if (m.type === 'error') reject(new Error((m as unknown as { message: string }).message));
-      if (m.type !== type) return;
-      child.off('message', on);
-      resolve(m as Extract<M, { type: T }>);
+    const done = () => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
     };
-    child.on('message', on);
-    child.once('exit', (code) => reject(new Error(`${name} exited (${code})`)));
+    const onMessage = (m: M) => {
+      if (m.type === 'error') {
+        done();
+        reject(new Error((m as unknown as { message: string }).message));
+      } else if (m.type === type) {
+        done();
+        resolve(m as Extract<M, { type: T }>);
+      }
+    };
+    const onExit = (code: number | null) => {
+      done();
+      reject(new Error(`${name} exited (${code})`));
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
   });
 }
