@@ -57,6 +57,8 @@ export const VMPROBE_GROUP = 'vmprobe.io';
 export const VMPROBE_VERSION = 'v1alpha1';
 export const PROBE_STATUS_KIND = 'VMIProbeStatus';
 export const PROBE_STATUS_PLURAL = 'vmiprobestatuses';
+/** Label on every VMIProbeStatus: the node whose agent writes it (each agent lists its own at start). */
+export const LABEL_PROBE_STATUS_NODE = 'vmprobe.io/node';
 
 /** Event reasons, as the kubelet names them. */
 export const EVENT_REASON = {

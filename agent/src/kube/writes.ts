@@ -18,6 +18,7 @@ import {
   COMPONENT,
   KUBEVIRT_GROUP,
   KUBEVIRT_VERSION,
+  LABEL_PROBE_STATUS_NODE,
   PROBE_STATUS_KIND,
   PROBE_STATUS_PLURAL,
   VMI_KIND,
@@ -27,9 +28,6 @@ import {
 } from '@vmprobe/shared';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import type { ConditionStatus } from '../report/types.js';
-
-/** Label on every VMIProbeStatus: the node whose agent writes it (the agent lists its own at start). */
-export const LABEL_PROBE_STATUS_NODE = 'vmprobe.io/node';
 
 // ---------------------------------------------------------------------------------------------
 // Plain shapes (what the agent writes and reads back)

@@ -20,12 +20,17 @@
 //
 // Timers (all on the injected Clock, all owned here, all cleared by stop()): one retry timer and one
 // reminder timer per VMI, the heartbeat timer, the flush deadline timer. Constructor starts none.
-import { CONDITION_TYPE, POD_READINESS_CONDITION, type ProbeKind, REASON } from '@vmprobe/shared';
+import {
+  CONDITION_TYPE,
+  LABEL_PROBE_STATUS_NODE,
+  POD_READINESS_CONDITION,
+  type ProbeKind,
+  REASON,
+} from '@vmprobe/shared';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import {
   ApiWriteError,
   type KubeWrites,
-  LABEL_PROBE_STATUS_NODE,
   type PodConditionRead,
   type PodConditionWrite,
   type ProbeStatusBody,
