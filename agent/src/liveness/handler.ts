@@ -14,45 +14,24 @@
 // precedes the stop.
 //
 // Timers (injected Clock): one per VMI in settle/held/retry state; forget/onRecovery/stop clear them.
-import { EVENT_REASON, type ProbeKind } from '@vmprobe/shared';
+import { EVENT_REASON } from '@vmprobe/shared';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { ApiWriteError, type KubeWrites } from '../kube/writes.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { LivenessFailure, LivenessHandler } from '../manager/types.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import { backoffDelay } from '../report/backoff.js';
 import { EventRecorder } from '../report/events.js';
 import { TokenBucket } from '../report/rate-limit.js';
-import type { PodRef, VmiRef } from '../report/types.js';
 import { KillBudget, type KillBudgetOptions } from './budget.js';
 
 export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
 export const LIVENESS_ACTIONS: readonly LivenessAction[] = ['stop-launcher', 'delete-vmi', 'none'];
 export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
-export interface LivenessFailure {
-  vmi: VmiRef;
-  nodeName?: string;
-  /** The probe that failed (liveness, or startup — the kubelet kills on both). */
-  probe?: ProbeKind;
-  /** The VMI's launcher pods on this node (stop-launcher deletes each). */
-  launcherPods: PodRef[];
-  /** The VMI's spec.terminationGracePeriodSeconds (default 30, as KubeVirt). */
-  terminationGracePeriodSeconds?: number;
-  /** The failing probe's last output. */
-  message: string;
-}
-
-/** What the manager calls (structurally the manager's LivenessHandler). Cheap, synchronous, never throw. */
-export interface LivenessHandler {
-  /** The probe transitioned to failure (again while it still fails: updates pods/message only). */
-  onFailure(failure: LivenessFailure): void;
-  /** The probe left failure (success, suspended, removed): cancels a pending/held stop and re-arms
-   *  the once-per-failure guard. */
-  onRecovery?(vmiUid: string): void;
-  /** The VMI is gone or left the node. */
-  forget?(vmiUid: string): void;
-  stop(): Promise<void>;
-}
+// The contract the manager calls is the manager's (agent/src/manager/types.ts); re-exported here
+// for callers that build a handler.
+export type { LivenessFailure, LivenessHandler };
 
 export interface LivenessHandlerOptions {
   action: LivenessAction;
@@ -85,6 +64,7 @@ interface KillState {
   cancelled: boolean;
 }
 
+/** The liveness action: the manager's LivenessHandler plus stop() for the Agent. */
 export class LivenessActionHandler implements LivenessHandler {
   readonly budget: KillBudget;
   private readonly states = new Map<string, KillState>();

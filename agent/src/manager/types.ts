@@ -32,17 +32,26 @@ export type WorkerFactory = (req: WorkerRequest) => ManagedWorker;
 export interface LivenessFailure {
   vmi: VmiRef;
   nodeName: string;
+  /** The probe that failed (liveness, or startup — the kubelet kills on both). */
   probe: ProbeKind;
-  /** Launcher pods of the VMI on this node (the one to stop). */
+  /** The VMI's launcher pods on this node (stop-launcher deletes each). */
   launcherPods: PodRef[];
+  /** The VMI's spec.terminationGracePeriodSeconds (default 30, as KubeVirt). */
   terminationGracePeriodSeconds?: number;
+  /** The failing probe's last output. */
   message: string;
 }
 
+/**
+ * The liveness action as the manager calls it. The manager owns this contract; `agent/src/liveness`
+ * implements it (LivenessActionHandler). Every method is cheap, synchronous and never throws.
+ */
 export interface LivenessHandler {
+  /** The probe transitioned to failure (again while it still fails: updates pods/message only). */
   onFailure(failure: LivenessFailure): void;
-  /** The probe left failure (success, suspended, removed): re-arms the once-per-failure guard. */
+  /** The probe left failure (success, suspended, removed): cancels a pending/held stop and re-arms
+   *  the once-per-failure guard. */
   onRecovery?(vmiUid: string): void;
-  /** The VMI is gone: forget its once-per-failure memory. */
+  /** The VMI is gone or left the node: forget its once-per-failure memory. */
   forget?(vmiUid: string): void;
 }
