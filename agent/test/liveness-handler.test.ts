@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentOptions } from '../src/agent.js';
+import { livenessFactory, parseMaxKillsPerMinute } from '../src/cli/agent-command.js';
 import { FakeClock } from '../src/fake-clock.js';
 import {
   createLivenessHandler,
@@ -218,5 +219,28 @@ describe('LivenessActionHandler', () => {
     expect(built!.budget.opts.maxPerMinute).toBe(1);
     await built!.stop();
     expect(clock.pendingCount()).toBe(0);
+  });
+
+  it('--max-kills-per-minute reaches the kill budget through the CLI’s liveness factory', async () => {
+    const clock = new FakeClock();
+    const deps = {
+      kubeConfig: undefined as never,
+      nodeName: 'node-a',
+      observer: noopObserver,
+      logger: silentLogger,
+      clock,
+      writes: new FakeWrites(),
+      probedVmiCount: () => 1,
+    };
+    const seven = livenessFactory('stop-launcher', parseMaxKillsPerMinute('7'))(deps);
+    const byDefault = livenessFactory('stop-launcher')(deps);
+    expect(seven).toBeInstanceOf(LivenessActionHandler);
+    expect((seven as LivenessActionHandler).budget.opts.maxPerMinute).toBe(7);
+    expect((byDefault as LivenessActionHandler).budget.opts.maxPerMinute).toBe(3);
+    await seven.stop?.();
+    await byDefault.stop?.();
+    expect(parseMaxKillsPerMinute('0')).toBe(0);
+    for (const bad of ['', 'abc', '-1', '1.5', '1e3', '10001', ' '])
+      expect(() => parseMaxKillsPerMinute(bad), bad).toThrow(/integer from 0 to 10000/);
   });
 });

@@ -41,6 +41,9 @@ describe('vmprobe agent: bad usage', () => {
     [['--node-name', 'n', '--allow-probe-cidr', '10.0.0.0/40'], 'prefix'],
     [['--node-name', 'n', '--listen', 'nowhere'], 'listen address'],
     [['--node-name', 'n', '--liveness-action', 'reboot'], 'liveness-action'],
+    [['--node-name', 'n', '--max-kills-per-minute', 'many'], 'max-kills-per-minute'],
+    [['--node-name', 'n', '--max-kills-per-minute=-1'], 'integer from 0 to 10000'],
+    [['--node-name', 'n', '--max-kills-per-minute', '2.5'], 'integer from 0 to 10000'],
     [['--node-name', 'n', '--kubeconfig', '/nonexistent/kubeconfig'], 'no such file'],
   ])('%j exits 2 naming the problem', async (args, words) => {
     const p = run(args);
@@ -71,7 +74,7 @@ describe('vmprobe agent against the test bed', () => {
     await cluster.waitForRunning('default', 'cli-vm');
     const port = await freePort();
     // NODE_NAME and KUBECONFIG from the environment.
-    const p = run(['--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], {
+    const p = run(['--listen', `127.0.0.1:${port}`, '--log-level', 'debug', '--max-kills-per-minute', '7'], {
       NODE_NAME: 'node-a',
       KUBECONFIG: kubeconfig,
     });
@@ -100,6 +103,7 @@ describe('vmprobe agent against the test bed', () => {
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.some((l) => l.msg === 'agent stopped')).toBe(true);
+      expect(lines.find((l) => l.msg === 'vmprobe agent starting')).toMatchObject({ maxKillsPerMinute: 7 });
       // Every line about a probe carries node, namespace, vmi and probe.
       const probeLines = lines.filter((l) => l.probe !== undefined);
       expect(probeLines.length).toBeGreaterThan(0);

@@ -1,14 +1,14 @@
 // `vmprobe agent --node-name N [--kubeconfig F] [--listen ADDR:PORT] [--liveness-action …]
-//   [--allow-probe-cidr CIDR]… [--log-level …] [--log-format json|pretty]`
+//   [--max-kills-per-minute N] [--allow-probe-cidr CIDR]… [--log-level …] [--log-format json|pretty]`
 // Runs the node agent until SIGTERM/SIGINT, then stops probing, flushes pending writes within the
 // shutdown grace and exits 0. NODE_NAME and KUBECONFIG come from the environment when the flags are
 // absent; without a kubeconfig the in-cluster service account is used. Bad flags exit 2; an
 // unreachable API server is not an error (the agent retries and /readyz says why it is not ready).
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Agent, type AgentOptions, type LivenessAction } from '../agent.js';
 import { parseListenAddress } from '../http/index.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
-import { createLivenessHandler } from '../liveness/index.js';
+import { createLivenessHandler, DEFAULT_KILL_BUDGET } from '../liveness/index.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import { CidrAllowList } from '../targets/index.js';
 import { VERSION } from '../version.js';
@@ -22,14 +22,32 @@ interface AgentFlags {
   kubeconfig?: string;
   listen: string;
   livenessAction: LivenessAction;
+  maxKillsPerMinute: number;
   allowProbeCidr: string[];
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
 
+/** Upper bound of --max-kills-per-minute (a typo guard; a node never runs this many VMIs a minute). */
+export const MAX_KILLS_PER_MINUTE_LIMIT = 10_000;
+
+/** `--max-kills-per-minute`: an integer 0…10000 (0 = the liveness action never runs, kills are held back). */
+export function parseMaxKillsPerMinute(value: string): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_KILLS_PER_MINUTE_LIMIT) {
+    throw new InvalidArgumentError(
+      `must be an integer from 0 to ${MAX_KILLS_PER_MINUTE_LIMIT} (stops per minute on this node)`,
+    );
+  }
+  return n;
+}
+
 /** The liveness handler for --liveness-action (agent/src/liveness); `none` still reports. */
-function livenessFactory(action: LivenessAction): AgentOptions['liveness'] {
-  return (deps) => createLivenessHandler(action, deps);
+export function livenessFactory(
+  action: LivenessAction,
+  maxKillsPerMinute: number = DEFAULT_KILL_BUDGET.maxPerMinute,
+): NonNullable<AgentOptions['liveness']> {
+  return (deps) => createLivenessHandler(action, deps, { maxKillsPerMinute });
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -60,6 +78,14 @@ export function registerAgentCommand(program: Command): void {
       new Option('--liveness-action <action>', 'what a liveness failure does')
         .choices(['stop-launcher', 'delete-vmi', 'none'])
         .default('stop-launcher'),
+    )
+    .addOption(
+      new Option(
+        '--max-kills-per-minute <n>',
+        'kill budget: at most N liveness stops per minute on this node (0 = hold every stop back)',
+      )
+        .argParser(parseMaxKillsPerMinute)
+        .default(DEFAULT_KILL_BUDGET.maxPerMinute),
     )
     .addOption(
       new Option(
@@ -97,20 +123,21 @@ export function registerAgentCommand(program: Command): void {
         format: flags.logFormat,
         base: { node: flags.nodeName },
       });
-      const liveness = livenessFactory(flags.livenessAction);
+      const liveness = livenessFactory(flags.livenessAction, flags.maxKillsPerMinute);
       const agent = new Agent({
         nodeName: flags.nodeName,
         kubeConfig,
         logger,
         listen: flags.listen,
         allowProbeCidrs: flags.allowProbeCidr,
-        ...(liveness ? { liveness } : {}),
+        liveness,
       });
       logger.info(
         {
           version: VERSION,
           listen: flags.listen,
           livenessAction: flags.livenessAction,
+          maxKillsPerMinute: flags.maxKillsPerMinute,
           allowProbeCidrs: flags.allowProbeCidr,
           server: kubeConfig.getCurrentCluster()?.server,
         },
