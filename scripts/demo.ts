@@ -155,10 +155,7 @@ async function vmiTable(): Promise<string> {
   const slices = await cluster.discovery.listNamespacedEndpointSlice({ namespace: NS });
   const rows = [['VMI', 'UID', 'PHASE', 'READY', 'OWNER', 'SERVICE ENDPOINT']]; // READY: the VMI's Ready condition
   for (const v of list.items.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))) {
-    // Only VMIs with a readiness probe get the vmprobe gate written; the test bed lists the gate on
-    // every launcher pod, so the others would show a meaningless False.
-    const hasReadiness = (v.spec as { readinessProbe?: unknown } | undefined)?.readinessProbe !== undefined;
-    const ready = hasReadiness ? (v.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? '-') : '-';
+    const ready = v.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? '-';
     const owner = v.metadata?.ownerReferences?.[0];
     const podIp = v.status?.interfaces?.[0]?.ipAddress;
     const ep = slices.items

@@ -1,6 +1,7 @@
 // Readiness through the launcher pod: vmprobe's gate condition (written as the agent would, by a
 // strategic merge on pods/status) decides the pod's Ready like the kubelet computes it, the VMI's
 // Ready follows the pod's as virt-controller copies it, and a Service's EndpointSlice follows both.
+// The gate is listed only on the pods of VMIs with a readiness probe (design §4).
 import {
   CoreV1Api,
   PatchStrategy,
@@ -96,6 +97,53 @@ describe('launcher pod readiness gates', () => {
     });
     expect(vmi.status?.phase).toBe('Running');
     expect(cond(vmi, 'Ready')?.status).toBe('False');
+  });
+
+  it("lists vmprobe's gate only for VMIs with a readiness probe: others become Ready on KubeVirt's gate alone", async () => {
+    const tcp = await readManifest<Vmi>(SEED_VMI_FILES.tcpLiveness); // liveness only
+    await cluster.createVmi(structuredClone(tcp), { name: 'no-readiness' });
+    const annotated = structuredClone(tcp);
+    annotated.metadata = {
+      ...annotated.metadata,
+      annotations: { 'vmprobe.io/readiness-probe': JSON.stringify({ tcpSocket: { port: 1500 } }) },
+    };
+    await cluster.createVmi(annotated, { name: 'annotated-readiness' });
+
+    const plain = await cluster.waitForRunning('default', 'no-readiness');
+    expect(plain.pod.spec?.readinessGates).toEqual([
+      { conditionType: 'kubevirt.io/virtual-machine-unpaused' },
+    ]);
+    const plainVmi = await cluster.waitForVmi(
+      'default',
+      'no-readiness',
+      (v) => cond(v, 'Ready')?.status === 'True',
+      {
+        description: 'VMI without a readiness probe Ready True',
+      },
+    );
+    expect(plainVmi.status?.phase).toBe('Running');
+    expect(cond(await podNamed(plain.pod), 'Ready')?.status).toBe('True');
+
+    const gated = await cluster.waitForRunning('default', 'annotated-readiness');
+    expect(gated.pod.spec?.readinessGates).toEqual([
+      { conditionType: 'kubevirt.io/virtual-machine-unpaused' },
+      { conditionType: GATE },
+    ]);
+    const waiting = await cluster.waitFor(
+      async () => {
+        const p = await podNamed(gated.pod);
+        return cond(p, 'kubevirt.io/virtual-machine-unpaused')?.status === 'True' && cond(p, 'Ready')
+          ? p
+          : undefined;
+      },
+      { description: "KubeVirt's gate set on the annotated VMI's pod" },
+    );
+    expect(cond(waiting, 'Ready')).toMatchObject({ status: 'False', reason: 'ReadinessGatesNotReady' });
+    expect(cond(await cluster.getVmi('default', 'annotated-readiness'), 'Ready')?.status).toBe('False');
+    await patchGate(gated.pod, 'True');
+    await cluster.waitForVmi('default', 'annotated-readiness', (v) => cond(v, 'Ready')?.status === 'True', {
+      description: 'annotated VMI Ready True after the gate',
+    });
   });
 
   it('pod Ready follows the gate patched by the agent, the VMI Ready follows the pod, other conditions survive', async () => {

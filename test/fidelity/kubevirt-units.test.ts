@@ -32,10 +32,59 @@ describe('vmPortsFor', () => {
   });
 });
 
-describe('podReadyCondition (the kubelet)', () => {
-  const pod = launcherPodFor({ metadata: { name: 'v', namespace: 'default', uid: 'u' } }, 'node-a', {
-    vmprobeReadinessGate: true,
+describe('launcherPodFor readiness gates', () => {
+  const meta = { name: 'v', namespace: 'default', uid: 'u' };
+  const gatesOf = (vmi: Vmi, vmprobeReadinessGate: boolean) =>
+    launcherPodFor(vmi, 'node-a', { vmprobeReadinessGate }).spec?.readinessGates?.map((g) => g.conditionType);
+  const UNPAUSED = 'kubevirt.io/virtual-machine-unpaused';
+  const VMPROBE = 'vmprobe.io/ReadinessProbe';
+
+  it.each<[string, Vmi, boolean, string[]]>([
+    [
+      'spec.readinessProbe, option on',
+      { metadata: meta, spec: { readinessProbe: { tcpSocket: { port: 22 } } } },
+      true,
+      [UNPAUSED, VMPROBE],
+    ],
+    [
+      'readiness annotation, option on',
+      { metadata: { ...meta, annotations: { 'vmprobe.io/readiness-probe': '{"icmp":{}}' } } },
+      true,
+      [UNPAUSED, VMPROBE],
+    ],
+    [
+      'unreadable readiness annotation, option on (the agent still writes the gate: InvalidProbe)',
+      { metadata: { ...meta, annotations: { 'vmprobe.io/readiness-probe': 'not json' } } },
+      true,
+      [UNPAUSED, VMPROBE],
+    ],
+    [
+      'liveness probe only, option on',
+      { metadata: meta, spec: { livenessProbe: { tcpSocket: { port: 22 } } } },
+      true,
+      [UNPAUSED],
+    ],
+    ['no probe, option on', { metadata: meta }, true, [UNPAUSED]],
+    [
+      'spec.readinessProbe, option off',
+      { metadata: meta, spec: { readinessProbe: { tcpSocket: { port: 22 } } } },
+      false,
+      [UNPAUSED],
+    ],
+  ])('%s', (_name, vmi, option, gates) => {
+    expect(gatesOf(vmi, option)).toEqual(gates);
   });
+});
+
+describe('podReadyCondition (the kubelet)', () => {
+  const pod = launcherPodFor(
+    {
+      metadata: { name: 'v', namespace: 'default', uid: 'u' },
+      spec: { readinessProbe: { httpGet: { port: 1500 } } },
+    },
+    'node-a',
+    { vmprobeReadinessGate: true },
+  );
   const gate = (type: string, status: Condition['status']): Condition => ({ type, status });
 
   it('is False while containers are not ready, whatever the gates say', () => {

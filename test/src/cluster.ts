@@ -25,7 +25,10 @@ export interface TestClusterOptions {
   nodes?: string[];
   /** VM simulator mode (default 'loopback'; 'netns' needs root). */
   vmsimMode?: 'loopback' | 'netns';
-  /** Launcher pods also list vmprobe.io/ReadinessProbe in spec.readinessGates (default false). */
+  /**
+   * Launcher pods of VMIs with a readiness probe (spec or annotation) also list
+   * vmprobe.io/ReadinessProbe in spec.readinessGates (default false).
+   */
   vmprobeReadinessGate?: boolean;
   /**
    * RBAC files to enforce for every non-admin identity; KubeVirt's own (test/fixtures/rbac/kubevirt.yaml)

@@ -42,7 +42,10 @@ export interface KubevirtOptions {
   vmsim: VmSimulator;
   /** Emulated node names; default ['node-a']. */
   nodes?: string[];
-  /** Also list 'vmprobe.io/ReadinessProbe' in launcher pods' spec.readinessGates (default false). */
+  /**
+   * Also list 'vmprobe.io/ReadinessProbe' in spec.readinessGates of the launcher pods of VMIs with a
+   * readiness probe (spec or annotation; design §4); other VMIs' pods never get it (default false).
+   */
   vmprobeReadinessGate?: boolean;
   /**
    * Delays: Pending→Scheduling after scheduleMs (default 0), Scheduled→Running after bootMs

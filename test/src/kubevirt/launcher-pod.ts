@@ -1,6 +1,7 @@
 // Pure builders: what virt-controller puts in a virt-launcher pod, which ports the simulated VM
 // behind a VMI listens on, and where the VMI is placed. No I/O here.
 import type { V1Pod } from '@kubernetes/client-node';
+import { probesOfVmi } from '@vmprobe/shared';
 import type { VmBehaviour, VmOptions } from '../vmsim/index.js';
 import {
   ANNOTATION_DOMAIN,
@@ -29,8 +30,17 @@ const DEFAULT_GRACE_SECONDS = 30;
 const LAUNCHER_EXTRA_GRACE_SECONDS = 15;
 
 export interface LauncherPodOptions {
-  /** Also list vmprobe's gate in spec.readinessGates. */
+  /**
+   * Also list vmprobe's gate in spec.readinessGates — only for a VMI with a readiness probe
+   * (`spec.readinessProbe` or the `vmprobe.io/readiness-probe` annotation), the only VMIs whose pods
+   * the agent writes the gate condition on (design §4); any other pod would never become Ready.
+   */
   vmprobeReadinessGate: boolean;
+}
+
+/** Whether the VMI defines a readiness probe, by the agent's own rule (annotation or spec). */
+export function hasReadinessProbe(vmi: Vmi): boolean {
+  return probesOfVmi(vmi).readiness !== undefined;
 }
 
 /** The virt-launcher pod for `vmi` on `node`, as virt-controller renders it (the parts that matter here). */
@@ -38,7 +48,7 @@ export function launcherPodFor(vmi: Vmi, node: string, opts: LauncherPodOptions)
   const name = vmi.metadata?.name ?? '';
   const uid = vmi.metadata?.uid ?? '';
   const gates = [{ conditionType: GATE_UNPAUSED }];
-  if (opts.vmprobeReadinessGate) gates.push({ conditionType: GATE_VMPROBE });
+  if (opts.vmprobeReadinessGate && hasReadinessProbe(vmi)) gates.push({ conditionType: GATE_VMPROBE });
   const grace = vmi.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
   return {
     apiVersion: 'v1',

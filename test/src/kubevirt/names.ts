@@ -29,7 +29,7 @@ export const ANNOTATION_TEST_BEHAVIOUR = 'vmprobe.test/behaviour';
 
 /** KubeVirt's own readiness gate on launcher pods: False while the VMI is paused. */
 export const GATE_UNPAUSED = 'kubevirt.io/virtual-machine-unpaused';
-/** vmprobe's gate (design §4), listed only when the test cluster enables it. */
+/** vmprobe's gate (design §4): listed, when the test cluster enables it, on pods of VMIs with a readiness probe. */
 export const GATE_VMPROBE = 'vmprobe.io/ReadinessProbe';
 
 /** The port the seed VMIs' cloud-init HTTP server listens on. */
