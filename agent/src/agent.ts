@@ -19,6 +19,7 @@ import {
   type ResourceWatcher,
 } from './kube/informers.js';
 import { createKubeWrites } from './kube/writes.js';
+import { countKillableVmis } from './liveness/budget.js';
 import type { Logger } from './log.js';
 import {
   type LivenessHandler,
@@ -66,7 +67,8 @@ export interface LivenessDeps {
   logger: Logger;
   clock: Clock;
   writes: ReturnType<typeof createKubeWrites>;
-  /** The VMI count on the node right now (the kill budget's denominator). */
+  /** VMIs on the node with an active (running, not suspended) liveness or startup probe right now:
+   *  the kill budget's node-fault denominator (countKillableVmis). */
   probedVmiCount: () => number;
 }
 
@@ -147,7 +149,7 @@ export class Agent {
       logger: this.log.child({ component: 'liveness' }),
       clock,
       writes,
-      probedVmiCount: () => new Set(this.manager.snapshot().map((s) => s.uid)).size,
+      probedVmiCount: () => countKillableVmis(this.manager.snapshot()),
     });
     this.manager = new ProbeManager({
       nodeName: opts.nodeName,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KillBudget } from '../src/liveness/budget.js';
+import { countKillableVmis, KillBudget } from '../src/liveness/budget.js';
+import type { ProbeSnapshot } from '../src/snapshot.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -73,5 +74,49 @@ describe('KillBudget', () => {
   it('rejects nonsense options', () => {
     expect(() => new KillBudget({ nodeFaultRatio: 0 })).toThrow(RangeError);
     expect(() => new KillBudget({ maxPerMinute: -1 })).toThrow(RangeError);
+  });
+});
+
+type Row = Pick<ProbeSnapshot, 'uid' | 'probe' | 'suspended' | 'target'>;
+const row = (uid: string, probe: Row['probe'], over: Partial<Row> = {}): Row => ({
+  uid,
+  probe,
+  suspended: false,
+  target: '10.0.0.1:1500',
+  ...over,
+});
+
+describe('countKillableVmis (the node-fault denominator)', () => {
+  it('counts each VMI with a running liveness or startup probe once, and nothing else', () => {
+    expect(
+      countKillableVmis([
+        row('a', 'liveness'),
+        row('a', 'readiness'),
+        row('b', 'readiness'), // readiness only: never killed
+        row('c', 'liveness', { suspended: true }), // paused / migrating / gated by startup
+        row('c', 'readiness'),
+        row('d', 'liveness', { target: null }), // invalid, unsupported or no address: not probed
+        row('e', 'startup'), // still starting: its failure kills too
+        row('e', 'liveness', { suspended: true }),
+        row('f', 'startup', { target: null }), // startup succeeded: fixed True, no longer probed
+        row('f', 'liveness'),
+      ]),
+    ).toBe(3);
+    expect(countKillableVmis([])).toBe(0);
+  });
+
+  it('paused VMIs do not dilute a node-wide fault: 2 of 4 active fail → held, though 8 VMIs are probed', () => {
+    const rows: Row[] = [];
+    for (let i = 0; i < 8; i++) rows.push(row(`vmi-${i}`, 'liveness', { suspended: i >= 4 }));
+    const b = new KillBudget();
+    b.failureStarted('vmi-0', T0);
+    b.failureStarted('vmi-1', T0);
+    expect(countKillableVmis(rows)).toBe(4);
+    expect(b.decide(T0 + 10_000, countKillableVmis(rows))).toMatchObject({
+      allow: false,
+      reason: 'node_fault',
+    });
+    // Counting every probed VMI (the old denominator) would have let the kill through.
+    expect(b.decide(T0 + 10_000, new Set(rows.map((r) => r.uid)).size)).toEqual({ allow: true });
   });
 });

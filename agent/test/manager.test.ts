@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { PodObject, VmiObject } from '../src/discovery/types.js';
 import { FakeClock } from '../src/fake-clock.js';
+import { countKillableVmis } from '../src/liveness/budget.js';
 import { silentLogger } from '../src/log.js';
 import type { LivenessFailure, WorkerRequest } from '../src/manager/index.js';
 import { ProbeManager } from '../src/manager/index.js';
@@ -364,6 +365,24 @@ describe('ProbeManager', () => {
     mgr.resync([vmi('vm2')], []);
     expect(reporter.forgotten).toEqual(['uid-vm1']);
     expect(mgr.snapshot().map((s) => s.vmi)).toEqual(['vm2', 'vm2']);
+  });
+
+  it('the kill budget counts only VMIs whose liveness (or startup) probe runs: not paused, gated, invalid or readiness-only', () => {
+    upsert(vmi('vm1'));
+    upsert(vmi('vm2', { status: { conditions: [{ type: 'Paused', status: 'True' }] } }));
+    upsert(vmi('vm3', { spec: { livenessProbe: { exec: { command: ['true'] } } } }));
+    upsert(vmi('vm4', { spec: { livenessProbe: undefined } }));
+    upsert(
+      vmi('vm5', {
+        annotations: {
+          'vmprobe.io/startup-probe': JSON.stringify({ tcpSocket: { port: 22 }, periodSeconds: 1 }),
+        },
+      }),
+    );
+    expect(new Set(mgr.snapshot().map((p) => p.uid)).size).toBe(5);
+    expect(countKillableVmis(mgr.snapshot())).toBe(2); // vm1 (liveness), vm5 (startup)
+    upsert(vmi('vm2'));
+    expect(countKillableVmis(mgr.snapshot())).toBe(3);
   });
 
   it('stop() stops every worker and is idempotent', () => {

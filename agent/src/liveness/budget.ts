@@ -7,6 +7,12 @@
 //   failure began within the last `windowMs` (a VM already killed, or recovered, still counts for
 //   that window) — the node's network is the likely culprit, not the VMs: no kill at all.
 // A held-back kill is retried by the caller at `retryAtMs` while its probe still fails.
+//
+// The node-fault denominator is `countKillableVmis(manager.snapshot())`: VMIs whose liveness (or
+// startup) probe is actually running — a paused or migrating VMI, liveness gated by startup, or a
+// probe that cannot run (invalid, unsupported, no address) cannot fail, so counting it would dilute
+// the ratio and let a node-wide fault kill VMs.
+import type { ProbeSnapshot } from '../snapshot.js';
 
 export interface KillBudgetOptions {
   maxPerMinute: number;
@@ -106,4 +112,20 @@ export class KillBudget {
       if (t <= nowMs - this.opts.windowMs) this.recentStarts.delete(uid);
     }
   }
+}
+
+/**
+ * VMIs with an active kill-capable probe: a liveness probe that is running (not suspended while
+ * paused / migrating / gated by startup, and runnable: it has a target), or a startup probe still
+ * running (its failure kills as well; after success it is no longer probed). Each VMI counts once.
+ */
+export function countKillableVmis(
+  probes: Iterable<Pick<ProbeSnapshot, 'uid' | 'probe' | 'suspended' | 'target'>>,
+): number {
+  const uids = new Set<string>();
+  for (const p of probes) {
+    if (p.probe === 'readiness' || p.suspended || p.target === null) continue;
+    uids.add(p.uid);
+  }
+  return uids.size;
 }

@@ -291,7 +291,8 @@ export interface LivenessFactoryDeps {
   observer: AgentObserver;
   logger: Logger;
   clock: Clock;
-  /** VMIs probed on the node right now (the node-fault rule's denominator). */
+  /** VMIs with an active (not suspended) liveness or startup probe right now (the node-fault rule's
+   *  denominator; the Agent gives countKillableVmis of the manager's snapshot). */
   probedVmiCount: () => number;
 }
 
