@@ -14,52 +14,26 @@ import type {
   V1ServicePort,
 } from '@kubernetes/client-node';
 import type { KubeApi } from './api.js';
+import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
 import type { ResilientInformer } from './informer.js';
 import { ENDPOINTSLICE_MANAGER, LABEL_MANAGED_BY, LABEL_SERVICE_NAME } from './names.js';
 import { clone, freshOnConflict, ignoreNotFound, matchesLabels } from './util.js';
-import { objectKey, splitKey, WorkQueue } from './workqueue.js';
+import { objectKey, splitKey } from './workqueue.js';
 
 export interface EndpointSliceControllerOptions {
   api: KubeApi;
   services: ResilientInformer<V1Service>;
   pods: ResilientInformer<V1Pod>;
-  onError?: (component: string, key: string, err: unknown) => void;
+  onError?: ControllerErrorHandler;
 }
 
-export class EndpointSliceController {
-  private readonly queue: WorkQueue;
-  private started = false;
-
+export class EndpointSliceController extends QueueController {
   constructor(private readonly opts: EndpointSliceControllerOptions) {
-    this.queue = new WorkQueue((key) => this.reconcile(key), {
-      name: 'endpointslices',
-      concurrency: 2,
-      ...(opts.onError ? { onError: opts.onError } : {}),
-    });
+    super({ name: 'endpointslices', concurrency: 2, onError: opts.onError });
   }
 
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    for (const ev of ['add', 'update', 'delete'] as const) {
-      this.opts.services.on(ev, this.onService);
-      this.opts.pods.on(ev, this.onPod);
-    }
-    this.queue.start();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
-    for (const ev of ['add', 'update', 'delete'] as const) {
-      this.opts.services.off(ev, this.onService);
-      this.opts.pods.off(ev, this.onPod);
-    }
-    await this.queue.stop();
-  }
-
-  get idle(): boolean {
-    return this.queue.idle;
+  protected subscriptions(): Subscription[] {
+    return [subscribe(this.opts.services, this.onService), subscribe(this.opts.pods, this.onPod)];
   }
 
   private readonly onService = (svc: V1Service): void => this.queue.add(objectKey(svc));
@@ -72,7 +46,7 @@ export class EndpointSliceController {
     }
   };
 
-  private async reconcile(key: string): Promise<void> {
+  protected async reconcile(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
     const svc = this.opts.services.get(name, namespace);
     const existing = (

@@ -8,7 +8,7 @@
  * status-revert rule lets them write); the kubelet and EndpointSlice controllers, which the
  * emulator models no identity for, act as 'admin'.
  */
-import type { KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Pod, V1Service } from '@kubernetes/client-node';
 import { type Emulator, KUBEVIRT_CONTROLLER_USER } from '../emulator/index.js';
 import type { SimVm, VmSimulator } from '../vmsim/index.js';
 import { KubeApi } from './api.js';
@@ -84,33 +84,17 @@ export async function startKubevirt(emu: Emulator, opts: KubevirtOptions): Promi
   const sysKc: KubeConfig = emu.kubeConfig('admin');
   const kv = new KubeApi(kvKc);
   const sys = new KubeApi(sysKc);
-  const vmiApi = kv.kubevirt<Vmi>(VMI_PLURAL);
-  const vmApi = kv.kubevirt<VirtualMachine>(VM_PLURAL);
-  const rsApi = kv.kubevirt<VirtualMachineInstanceReplicaSet>(VMIRS_PLURAL);
   const common = informerError ? { onError: informerError } : {};
+  /** virt-controller's cache of one KubeVirt resource, cluster-wide. */
+  const kubevirtInformer = <T extends KubernetesObject>(name: string, plural: string) => {
+    const api = kv.kubevirt<T>(plural);
+    return new ResilientInformer<T>({ name, kc: kvKc, path: api.path, list: () => api.listAll(), ...common });
+  };
 
   // virt-controller's caches.
-  const vmis = new ResilientInformer<Vmi>({
-    name: 'vmis',
-    kc: kvKc,
-    path: vmiApi.path,
-    list: () => vmiApi.listAll(),
-    ...common,
-  });
-  const vms = new ResilientInformer<VirtualMachine>({
-    name: 'vms',
-    kc: kvKc,
-    path: vmApi.path,
-    list: () => vmApi.listAll(),
-    ...common,
-  });
-  const sets = new ResilientInformer<VirtualMachineInstanceReplicaSet>({
-    name: 'vmirs',
-    kc: kvKc,
-    path: rsApi.path,
-    list: () => rsApi.listAll(),
-    ...common,
-  });
+  const vmis = kubevirtInformer<Vmi>('vmis', VMI_PLURAL);
+  const vms = kubevirtInformer<VirtualMachine>('vms', VM_PLURAL);
+  const sets = kubevirtInformer<VirtualMachineInstanceReplicaSet>('vmirs', VMIRS_PLURAL);
   const launcherSelector = `${LABEL_APP}=${LAUNCHER_APP}`;
   const kvPods = new ResilientInformer<V1Pod>({
     name: 'launcher-pods',
@@ -147,21 +131,21 @@ export async function startKubevirt(emu: Emulator, opts: KubevirtOptions): Promi
     vmprobeReadinessGate,
     scheduleMs: opts.timing?.scheduleMs ?? 0,
     bootMs: opts.timing?.bootMs ?? 50,
-    ...(onError ? { onError } : {}),
+    onError,
   });
   const controllers = [
     lifecycle,
-    new VmController({ api: kv, vms, vmis, ...(onError ? { onError } : {}) }),
-    new VmirsController({ api: kv, sets, vmis, ...(onError ? { onError } : {}) }),
+    new VmController({ api: kv, vms, vmis, onError }),
+    new VmirsController({ api: kv, sets, vmis, onError }),
     new Kubelet({
       api: sys,
       pods: sysPods,
       vmsim,
       nodes,
       terminateMs: opts.timing?.terminateMs ?? 50,
-      ...(onError ? { onError } : {}),
+      onError,
     }),
-    new EndpointSliceController({ api: sys, services, pods: sysPods, ...(onError ? { onError } : {}) }),
+    new EndpointSliceController({ api: sys, services, pods: sysPods, onError }),
   ];
   const ops = new KubevirtOperations({
     api: kv,

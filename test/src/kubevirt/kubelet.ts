@@ -10,11 +10,12 @@
 import type { V1ContainerStatus, V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import type { VmSimulator } from '../vmsim/index.js';
 import type { KubeApi } from './api.js';
+import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
 import type { ResilientInformer } from './informer.js';
 import { COMPUTE_CONTAINER, LABEL_APP, LABEL_CREATED_BY, LAUNCHER_APP, LAUNCHER_IMAGE } from './names.js';
 import { type Condition, findCondition, setCondition } from './types.js';
 import { clone, freshOnConflict, ignoreNotFound, isNotFound, kubeTime } from './util.js';
-import { objectKey, splitKey, WorkQueue } from './workqueue.js';
+import { objectKey, splitKey } from './workqueue.js';
 
 export interface KubeletOptions {
   api: KubeApi;
@@ -23,47 +24,26 @@ export interface KubeletOptions {
   nodes: ReadonlyArray<string>;
   /** How long a deleted pod's containers take to stop (capped by its grace period). */
   terminateMs: number;
-  onError?: (component: string, key: string, err: unknown) => void;
+  onError?: ControllerErrorHandler;
 }
 
 const HOST_IP = '127.0.0.1';
 
-export class Kubelet {
-  private readonly queue: WorkQueue;
+export class Kubelet extends QueueController {
   private readonly nodes: Set<string>;
   /** pod uid → when this kubelet first saw its deletionTimestamp. */
   private readonly terminating = new Map<string, number>();
-  private started = false;
 
   constructor(private readonly opts: KubeletOptions) {
+    super({ name: 'kubelet', concurrency: 4, onError: opts.onError });
     this.nodes = new Set(opts.nodes);
-    this.queue = new WorkQueue((key) => this.reconcile(key), {
-      name: 'kubelet',
-      concurrency: 4,
-      ...(opts.onError ? { onError: opts.onError } : {}),
-    });
   }
 
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.opts.pods.on('add', this.onPod);
-    this.opts.pods.on('update', this.onPod);
-    this.opts.pods.on('delete', this.onPodDeleted);
-    this.queue.start();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
-    this.opts.pods.off('add', this.onPod);
-    this.opts.pods.off('update', this.onPod);
-    this.opts.pods.off('delete', this.onPodDeleted);
-    await this.queue.stop();
-  }
-
-  get idle(): boolean {
-    return this.queue.idle;
+  protected subscriptions(): Subscription[] {
+    return [
+      subscribe(this.opts.pods, this.onPod, ['add', 'update']),
+      subscribe(this.opts.pods, this.onPodDeleted, ['delete']),
+    ];
   }
 
   private readonly onPod = (pod: V1Pod): void => {
@@ -82,7 +62,7 @@ export class Kubelet {
     );
   }
 
-  private async reconcile(key: string): Promise<void> {
+  protected async reconcile(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
     await freshOnConflict(async (fresh) => {
       const cached = fresh

@@ -6,6 +6,7 @@
 // subresource, written only when it changes. Owns its work queue; stop() is idempotent.
 import type { V1OwnerReference } from '@kubernetes/client-node';
 import type { KubeApi, KubevirtResource } from './api.js';
+import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
 import type { ResilientInformer } from './informer.js';
 import { KUBEVIRT_API_VERSION, VM_PLURAL, VMI_PLURAL } from './names.js';
 import {
@@ -19,13 +20,13 @@ import {
   type Vmi,
 } from './types.js';
 import { clone, freshOnConflict, ignoreNotFound, isAlreadyExists, kubeTime } from './util.js';
-import { objectKey, splitKey, WorkQueue } from './workqueue.js';
+import { objectKey, splitKey } from './workqueue.js';
 
 export interface VmControllerOptions {
   api: KubeApi;
   vms: ResilientInformer<VirtualMachine>;
   vmis: ResilientInformer<Vmi>;
-  onError?: (component: string, key: string, err: unknown) => void;
+  onError?: ControllerErrorHandler;
 }
 
 export function runStrategyOf(vm: VirtualMachine): string {
@@ -33,44 +34,18 @@ export function runStrategyOf(vm: VirtualMachine): string {
   return vm.spec?.running === true ? 'Always' : 'Halted';
 }
 
-export class VmController {
-  private readonly queue: WorkQueue;
+export class VmController extends QueueController {
   private readonly vmApi: KubevirtResource<VirtualMachine>;
   private readonly vmiApi: KubevirtResource<Vmi>;
-  private started = false;
 
   constructor(private readonly opts: VmControllerOptions) {
+    super({ name: 'vm', concurrency: 2, onError: opts.onError });
     this.vmApi = opts.api.kubevirt<VirtualMachine>(VM_PLURAL);
     this.vmiApi = opts.api.kubevirt<Vmi>(VMI_PLURAL);
-    this.queue = new WorkQueue((key) => this.reconcile(key), {
-      name: 'vm',
-      concurrency: 2,
-      ...(opts.onError ? { onError: opts.onError } : {}),
-    });
   }
 
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    for (const ev of ['add', 'update', 'delete'] as const) {
-      this.opts.vms.on(ev, this.onVm);
-      this.opts.vmis.on(ev, this.onVmi);
-    }
-    this.queue.start();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
-    for (const ev of ['add', 'update', 'delete'] as const) {
-      this.opts.vms.off(ev, this.onVm);
-      this.opts.vmis.off(ev, this.onVmi);
-    }
-    await this.queue.stop();
-  }
-
-  get idle(): boolean {
-    return this.queue.idle;
+  protected subscriptions(): Subscription[] {
+    return [subscribe(this.opts.vms, this.onVm), subscribe(this.opts.vmis, this.onVmi)];
   }
 
   private readonly onVm = (vm: VirtualMachine): void => this.queue.add(objectKey(vm));
@@ -80,7 +55,7 @@ export class VmController {
     if (ref?.kind === 'VirtualMachine') this.queue.add(`${vmi.metadata?.namespace ?? ''}/${ref.name}`);
   };
 
-  private async reconcile(key: string): Promise<void> {
+  protected async reconcile(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
     const vm = await ignoreNotFound(this.vmApi.get(namespace, name));
     if (!vm || vm.metadata?.deletionTimestamp) return; // its VMI goes by garbage collection

@@ -10,9 +10,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { VmSimulator } from '../vmsim/index.js';
 import type { KubeApi, KubevirtResource } from './api.js';
+import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
 import type { ResilientInformer } from './informer.js';
 import { initialBehaviourFor, launcherPodFor, macFor, requestedNode, vmPortsFor } from './launcher-pod.js';
-import { GATE_UNPAUSED, LABEL_NODE_NAME, LABEL_VM_NAME, LAUNCHER_IMAGE } from './names.js';
+import { GATE_UNPAUSED, LABEL_NODE_NAME, LABEL_VM_NAME, LAUNCHER_IMAGE, VMI_PLURAL } from './names.js';
 import { activePod, apiPodsOf, cachedPodsOf, isLive, setPodCondition } from './pods.js';
 import {
   type Condition,
@@ -23,7 +24,7 @@ import {
   type Vmi,
 } from './types.js';
 import { clone, freshOnConflict, ignoreNotFound, kubeTime } from './util.js';
-import { objectKey, splitKey, WorkQueue } from './workqueue.js';
+import { objectKey, splitKey } from './workqueue.js';
 
 export interface VmiLifecycleOptions {
   api: KubeApi;
@@ -34,54 +35,24 @@ export interface VmiLifecycleOptions {
   vmprobeReadinessGate: boolean;
   scheduleMs: number;
   bootMs: number;
-  onError?: (component: string, key: string, err: unknown) => void;
+  onError?: ControllerErrorHandler;
 }
 
-export class VmiLifecycleController {
-  private readonly queue: WorkQueue;
+export class VmiLifecycleController extends QueueController {
   private readonly vmis: KubevirtResource<Vmi>;
   /** VMI key → uid of the VMI whose simulated VM this controller created. */
   private readonly vmOwner = new Map<string, string>();
   /** VMI uid → Date.now() when it entered its current phase (timestamps on the wire are seconds). */
   private readonly phaseEntered = new Map<string, { phase: string; at: number }>();
   private nextNode = 0;
-  private started = false;
 
   constructor(private readonly opts: VmiLifecycleOptions) {
-    this.vmis = opts.api.kubevirt<Vmi>('virtualmachineinstances');
-    this.queue = new WorkQueue((key) => this.reconcile(key), {
-      name: 'vmi-lifecycle',
-      concurrency: 4,
-      ...(opts.onError ? { onError: opts.onError } : {}),
-    });
+    super({ name: 'vmi-lifecycle', concurrency: 4, onError: opts.onError });
+    this.vmis = opts.api.kubevirt<Vmi>(VMI_PLURAL);
   }
 
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.opts.vmis.on('add', this.onVmi);
-    this.opts.vmis.on('update', this.onVmi);
-    this.opts.vmis.on('delete', this.onVmi);
-    this.opts.pods.on('add', this.onPod);
-    this.opts.pods.on('update', this.onPod);
-    this.opts.pods.on('delete', this.onPod);
-    this.queue.start();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
-    this.opts.vmis.off('add', this.onVmi);
-    this.opts.vmis.off('update', this.onVmi);
-    this.opts.vmis.off('delete', this.onVmi);
-    this.opts.pods.off('add', this.onPod);
-    this.opts.pods.off('update', this.onPod);
-    this.opts.pods.off('delete', this.onPod);
-    await this.queue.stop();
-  }
-
-  get idle(): boolean {
-    return this.queue.idle;
+  protected subscriptions(): Subscription[] {
+    return [subscribe(this.opts.vmis, this.onVmi), subscribe(this.opts.pods, this.onPod)];
   }
 
   /** Re-run the reconcile of a VMI now (after an out-of-band change such as pause). */
@@ -96,7 +67,7 @@ export class VmiLifecycleController {
     if (vmiName) this.queue.add(`${pod.metadata?.namespace ?? ''}/${vmiName}`);
   };
 
-  private async reconcile(key: string): Promise<void> {
+  protected async reconcile(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
     await freshOnConflict(async (fresh) => {
       const found = fresh

@@ -5,6 +5,7 @@
 // status subresource, written only when they change. Reads the VMIs from the API (not the cache)
 // so a lagging cache never makes it create twice. Owns its work queue; stop() is idempotent.
 import type { KubeApi, KubevirtResource } from './api.js';
+import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
 import type { ResilientInformer } from './informer.js';
 import { KUBEVIRT_API_VERSION, VMI_PLURAL, VMIRS_PLURAL } from './names.js';
 import {
@@ -15,53 +16,27 @@ import {
   type Vmi,
 } from './types.js';
 import { clone, freshOnConflict, ignoreNotFound, matchesSelector, selectorToString } from './util.js';
-import { objectKey, splitKey, WorkQueue } from './workqueue.js';
+import { objectKey, splitKey } from './workqueue.js';
 
 export interface VmirsControllerOptions {
   api: KubeApi;
   sets: ResilientInformer<VirtualMachineInstanceReplicaSet>;
   vmis: ResilientInformer<Vmi>;
-  onError?: (component: string, key: string, err: unknown) => void;
+  onError?: ControllerErrorHandler;
 }
 
-export class VmirsController {
-  private readonly queue: WorkQueue;
+export class VmirsController extends QueueController {
   private readonly setApi: KubevirtResource<VirtualMachineInstanceReplicaSet>;
   private readonly vmiApi: KubevirtResource<Vmi>;
-  private started = false;
 
   constructor(private readonly opts: VmirsControllerOptions) {
+    super({ name: 'vmirs', concurrency: 2, onError: opts.onError });
     this.setApi = opts.api.kubevirt<VirtualMachineInstanceReplicaSet>(VMIRS_PLURAL);
     this.vmiApi = opts.api.kubevirt<Vmi>(VMI_PLURAL);
-    this.queue = new WorkQueue((key) => this.reconcile(key), {
-      name: 'vmirs',
-      concurrency: 2,
-      ...(opts.onError ? { onError: opts.onError } : {}),
-    });
   }
 
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    for (const ev of ['add', 'update', 'delete'] as const) {
-      this.opts.sets.on(ev, this.onSet);
-      this.opts.vmis.on(ev, this.onVmi);
-    }
-    this.queue.start();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
-    for (const ev of ['add', 'update', 'delete'] as const) {
-      this.opts.sets.off(ev, this.onSet);
-      this.opts.vmis.off(ev, this.onVmi);
-    }
-    await this.queue.stop();
-  }
-
-  get idle(): boolean {
-    return this.queue.idle;
+  protected subscriptions(): Subscription[] {
+    return [subscribe(this.opts.sets, this.onSet), subscribe(this.opts.vmis, this.onVmi)];
   }
 
   private readonly onSet = (rs: VirtualMachineInstanceReplicaSet): void => this.queue.add(objectKey(rs));
@@ -72,7 +47,7 @@ export class VmirsController {
       this.queue.add(`${vmi.metadata?.namespace ?? ''}/${ref.name}`);
   };
 
-  private async reconcile(key: string): Promise<void> {
+  protected async reconcile(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
     const rs = await ignoreNotFound(this.setApi.get(namespace, name));
     if (!rs || rs.metadata?.deletionTimestamp) return; // its VMIs go by garbage collection
