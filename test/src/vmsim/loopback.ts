@@ -1,5 +1,4 @@
 import { AddressPool } from './address-pool.js';
-import { checkBehaviour, checkPorts } from './behaviour.js';
 import { onProcessExit, sweepInstanceSync } from './cleanup.js';
 import { VmSimError } from './errors.js';
 import { LoopbackFirewall } from './firewall.js';
@@ -9,6 +8,7 @@ import { vmTlsMaterial } from './tls.js';
 import type { SimVm, VmOptions, VmSimulator } from './types.js';
 import { type Blackholer, Vm } from './vm.js';
 import { VmServers } from './vm-servers.js';
+import { VmTable } from './vm-table.js';
 
 /** First second octet of the loopback slots: simulator k owns 127.(77+k).0.0/16. A test that claims
  *  slots in a private state dir (VMSIM_STATE_DIR) moves its range with VMSIM_LOOPBACK_FIRST_OCTET so
@@ -24,12 +24,6 @@ const PER_SLOT = 256 * 254;
 
 const isRootNow = () => process.getuid?.() === 0;
 
-export function checkVmId(id: string): void {
-  if (typeof id !== 'string' || id.length === 0 || id.length > 253) {
-    throw new VmSimError('ERR_BAD_OPTIONS', `invalid VM id ${JSON.stringify(id)}`);
-  }
-}
-
 /**
  * Loopback mode: every VM is a 127.x.y.z address of this process's slot, with its servers in this
  * process. The kernel answers ICMP for all of 127.0.0.0/8. Blackhole (root) drops the address on
@@ -41,15 +35,16 @@ export class LoopbackSimulator implements VmSimulator {
   }
 
   readonly mode = 'loopback' as const;
-  private readonly vms = new Map<string, { vm: Vm; index: number }>();
-  private readonly pool: AddressPool;
+  private readonly vms: VmTable<{ vm: Vm; index: number }>;
   private readonly firewall: LoopbackFirewall;
   private stopped = false;
   private readonly unregisterExit: () => void;
 
   private constructor(private readonly rec: InstanceRecord) {
     const second = firstOctet() + rec.slot;
-    this.pool = new AddressPool(PER_SLOT, (i) => `127.${second}.${Math.floor(i / 254)}.${(i % 254) + 1}`);
+    this.vms = new VmTable(
+      new AddressPool(PER_SLOT, (i) => `127.${second}.${Math.floor(i / 254)}.${(i % 254) + 1}`),
+    );
     const names = instanceNames(rec.inst);
     this.firewall = new LoopbackFirewall(names.nftTable, names.ruleComment);
     this.unregisterExit = onProcessExit(() => {
@@ -66,13 +61,9 @@ export class LoopbackSimulator implements VmSimulator {
   }
 
   async createVm(id: string, opts: VmOptions = {}): Promise<SimVm> {
-    if (this.stopped) throw new VmSimError('ERR_SIMULATOR_STOPPED', 'the VM simulator is stopped');
-    checkVmId(id);
-    if (this.vms.has(id)) throw new VmSimError('ERR_VM_EXISTS', `VM ${id} already exists`);
-    const ports = checkPorts(opts);
-    const behaviour = checkBehaviour(opts.behaviour ?? { kind: 'healthy' });
+    const { ports, behaviour } = this.vms.checkNew(id, opts, this.stopped);
     if (behaviour.kind === 'blackhole') checkLoopbackBlackhole(behaviour.via ?? 'firewall');
-    const { index, address } = this.pool.take();
+    const { index, address } = this.vms.pool.take();
     const servers = new VmServers({
       ...ports,
       hosts: [address],
@@ -100,24 +91,17 @@ export class LoopbackSimulator implements VmSimulator {
   }
 
   vm(id: string): SimVm | undefined {
-    return this.vms.get(id)?.vm;
+    return this.vms.vm(id);
   }
 
   async destroyVm(id: string): Promise<void> {
-    const entry = this.vms.get(id);
-    if (!entry) return;
-    this.vms.delete(id);
-    try {
-      await entry.vm.destroy();
-    } finally {
-      this.pool.release(entry.index);
-    }
+    await this.vms.remove(id, (entry) => entry.vm.destroy());
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const results = await Promise.allSettled([...this.vms.keys()].map((id) => this.destroyVm(id)));
+    const results = await Promise.allSettled(this.vms.ids().map((id) => this.destroyVm(id)));
     this.firewall.removeAllSync();
     releaseSlot(this.rec);
     this.unregisterExit();

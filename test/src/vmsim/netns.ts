@@ -1,10 +1,7 @@
 import { existsSync } from 'node:fs';
 import { AddressPool } from './address-pool.js';
-import { checkBehaviour, checkPorts } from './behaviour.js';
 import { onProcessExit, sweepInstanceSync, sweepOrphansSync } from './cleanup.js';
-import { VmSimError } from './errors.js';
 import { netnsAllowAll, netnsDropAll } from './firewall.js';
-import { checkVmId } from './loopback.js';
 import { type InstanceNames, instanceNames } from './names.js';
 import { run, runSync } from './run.js';
 import { claimSlot, type InstanceRecord, releaseSlot } from './state.js';
@@ -12,6 +9,7 @@ import { vmTlsMaterial } from './tls.js';
 import type { SimVm, VmOptions, VmSimulator } from './types.js';
 import { type Blackholer, type BlackholeVia, Vm } from './vm.js';
 import { VmChild } from './vm-child.js';
+import { VmTable } from './vm-table.js';
 
 /** 198.18.0.0/15 (RFC 2544 benchmarking) split into 32 /20 "pod networks", one per instance. */
 const SLOTS = 32;
@@ -45,8 +43,7 @@ export class NetnsSimulator implements VmSimulator {
 
   readonly mode = 'netns' as const;
   private readonly names: InstanceNames;
-  private readonly pool: AddressPool;
-  private readonly vms = new Map<string, NsVm>();
+  private readonly vms: VmTable<NsVm>;
   private counter = 0;
   private stopped = false;
   private unregisterExit: () => void = () => {};
@@ -54,7 +51,7 @@ export class NetnsSimulator implements VmSimulator {
 
   private constructor(private readonly rec: InstanceRecord) {
     this.names = instanceNames(rec.inst);
-    this.pool = new AddressPool(HOSTS_PER_SLOT, (i) => ipv4(rec.slot, i + 2));
+    this.vms = new VmTable(new AddressPool(HOSTS_PER_SLOT, (i) => ipv4(rec.slot, i + 2)));
   }
 
   get bridgeName(): string {
@@ -97,15 +94,11 @@ export class NetnsSimulator implements VmSimulator {
   }
 
   async createVm(id: string, opts: VmOptions = {}): Promise<SimVm> {
-    if (this.stopped) throw new VmSimError('ERR_SIMULATOR_STOPPED', 'the VM simulator is stopped');
-    checkVmId(id);
-    if (this.vms.has(id)) throw new VmSimError('ERR_VM_EXISTS', `VM ${id} already exists`);
-    const ports = checkPorts(opts);
-    const behaviour = checkBehaviour(opts.behaviour ?? { kind: 'healthy' });
+    const { ports, behaviour } = this.vms.checkNew(id, opts, this.stopped);
     const n = this.counter++;
     const ns = this.names.netns(n);
     const veth = this.names.hostVeth(n);
-    const { index, address } = this.pool.take();
+    const { index, address } = this.vms.pool.take();
     const ip6 = this.ip6Prefix ? `${this.ip6Prefix}${(index + 2).toString(16)}` : undefined;
     const child = new VmChild(ns, id);
     const vm = new Vm(id, address, ip6, child, this.blackholer(ns, veth, address, ip6));
@@ -134,28 +127,26 @@ export class NetnsSimulator implements VmSimulator {
   }
 
   vm(id: string): SimVm | undefined {
-    return this.vms.get(id)?.vm;
+    return this.vms.vm(id);
   }
 
   async destroyVm(id: string): Promise<void> {
-    const entry = this.vms.get(id);
-    if (!entry) return;
-    this.vms.delete(id);
-    try {
-      await entry.vm.destroy().catch(() => {});
-      await entry.child.stop();
-    } finally {
-      // Deleting the namespace (its last process gone) deletes eth0 and with it the host veth.
-      await run('ip', ['netns', 'del', entry.ns]).catch(() => {});
-      await run('ip', ['link', 'del', entry.veth]).catch(() => {});
-      this.pool.release(entry.index);
-    }
+    await this.vms.remove(id, async (entry) => {
+      try {
+        await entry.vm.destroy().catch(() => {});
+        await entry.child.stop();
+      } finally {
+        // Deleting the namespace (its last process gone) deletes eth0 and with it the host veth.
+        await run('ip', ['netns', 'del', entry.ns]).catch(() => {});
+        await run('ip', ['link', 'del', entry.veth]).catch(() => {});
+      }
+    });
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.allSettled([...this.vms.keys()].map((id) => this.destroyVm(id)));
+    await Promise.allSettled(this.vms.ids().map((id) => this.destroyVm(id)));
     await run('ip', ['link', 'del', this.names.bridge]).catch(() => {});
     this.removeAllSync(); // anything the async path could not remove
     this.unregisterExit();
