@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/fake-clock.js';
 import { noopObserver } from '../src/observer.js';
 import { backoffDelay } from '../src/report/backoff.js';
+import { RateLimiterAbortedError, TokenBucket } from '../src/report/rate-limit.js';
 import { ApiReporter, type ApiReporterOptions } from '../src/report/reporter.js';
 import type { ProbeConditionReport, VmiProbeReport } from '../src/report/types.js';
 import { apiError, FakeWrites, settle } from './report-fake-writes.js';
@@ -385,6 +386,66 @@ describe('ApiReporter', () => {
     await reporter.stop();
   });
 
+  it('forget() drops the VMI’s queued write-token waits: 500 VMIs deleted at 20 writes/s leave no timer and make no write', async () => {
+    const clock = new FakeClock();
+    const writes = new FakeWrites();
+    const limiter = new TokenBucket({ qps: 20, burst: 50, clock });
+    const reporter = new ApiReporter({
+      writes,
+      nodeName: NODE,
+      clock,
+      limiter,
+      random: () => 0,
+      heartbeatIntervalMs: 0,
+    });
+    const vmis = Array.from({ length: 500 }, (_, i) => ({ namespace: 'ns', name: `vm${i}`, uid: `u${i}` }));
+    for (const v of vmis)
+      reporter.update({
+        vmi: v,
+        nodeName: NODE,
+        conditions: [live('Unknown', 'Initializing')],
+        launcherPods: [],
+      });
+    await settle();
+    expect(limiter.queued).toBeGreaterThan(400); // the burst went out; the rest wait for tokens
+    for (const v of vmis) reporter.forget(v.uid);
+    await settle();
+    expect(limiter.queued).toBe(0);
+    expect(clock.pendingCount()).toBe(0); // no token timer, no retry timer
+    const writesAtForget = writes.writeCount();
+    clock.advance(120_000);
+    await settle();
+    expect(writes.writeCount()).toBe(writesAtForget); // nothing written for a forgotten VMI
+    await reporter.stop();
+    limiter.stop();
+  });
+
+  it('stop() drops every queued wait on a shared limiter too', async () => {
+    const clock = new FakeClock();
+    const limiter = new TokenBucket({ qps: 1, burst: 1, clock });
+    const reporter = new ApiReporter({
+      writes: new FakeWrites(),
+      nodeName: NODE,
+      clock,
+      limiter,
+      heartbeatIntervalMs: 0,
+    });
+    for (let i = 0; i < 5; i++)
+      reporter.update({
+        vmi: { namespace: 'ns', name: `vm${i}`, uid: `u${i}` },
+        nodeName: NODE,
+        conditions: [live('True')],
+        launcherPods: [],
+      });
+    await settle();
+    expect(limiter.queued).toBeGreaterThan(0);
+    await reporter.stop();
+    await settle();
+    expect(limiter.queued).toBe(0);
+    expect(clock.pendingCount()).toBe(0);
+    limiter.stop();
+  });
+
   it('flush writes pending retries before the deadline; forget drops a VMI without a write', async () => {
     const { writes, reporter, clock } = setup();
     const other = { namespace: 'ns', name: 'vm2', uid: 'vmi-uid-2' };
@@ -441,5 +502,38 @@ describe('ApiReporter', () => {
     await expect(p).rejects.toBeDefined();
     await reporter.stop();
     await r2.stop();
+  });
+});
+
+describe('TokenBucket', () => {
+  it('take(signal): an abort removes just that wait, and the timer goes with the last one', async () => {
+    const clock = new FakeClock();
+    const bucket = new TokenBucket({ qps: 1, burst: 1, clock });
+    await bucket.take();
+    const a = new AbortController();
+    const b = new AbortController();
+    const order: string[] = [];
+    const first = bucket.take(a.signal).then(
+      () => order.push('first'),
+      (e: unknown) => order.push(e instanceof RateLimiterAbortedError ? 'first aborted' : 'first ?'),
+    );
+    const second = bucket.take(b.signal).then(() => order.push('second'));
+    expect(bucket.queued).toBe(2);
+    a.abort();
+    await first;
+    expect(bucket.queued).toBe(1);
+    expect(clock.pendingCount()).toBe(1);
+    clock.advance(1000);
+    await second;
+    expect(order).toEqual(['first aborted', 'second']);
+    expect(clock.pendingCount()).toBe(0);
+    const c = new AbortController();
+    const third = bucket.take(c.signal);
+    expect(clock.pendingCount()).toBe(1);
+    c.abort();
+    await expect(third).rejects.toBeInstanceOf(RateLimiterAbortedError);
+    expect(clock.pendingCount()).toBe(0);
+    await expect(bucket.take(c.signal)).rejects.toBeInstanceOf(RateLimiterAbortedError);
+    bucket.stop();
   });
 });

@@ -21,12 +21,12 @@ beforeAll(async () => {
     timing: { scheduleMs: 0, bootMs: 0, terminateMs: 0 },
     ...(rbacFiles ? { rbacFiles } : {}),
   });
-  // The reporter's client-side write limit (20/s by default) would take minutes to drain the ~2,000
-  // writes of 500 new VMIs; this test is about leaks, not the limit, so it is raised here.
+  // The reporter's client-side write limit stays at its default (20/s): the ~2,000 writes of 500 new
+  // VMIs are still queued when they are deleted, and forget() must drop those waits (no leftover timer).
   const kubeConfig = cluster.emu.kubeConfig(VMPROBE_AGENT_USER);
   const writes = createKubeWrites({ kubeConfig, nodeName: 'node-a' });
   agent = startAgent(cluster, {
-    reporter: new ApiReporter({ writes, nodeName: 'node-a', writeQps: 2_000, writeBurst: 2_000 }),
+    reporter: new ApiReporter({ writes, nodeName: 'node-a' }),
   });
   await agent.start();
   await agent.whenReady();

@@ -45,14 +45,15 @@ export class EventRecorder {
     this.maxLen = opts.maxMessageLength ?? 1024;
   }
 
-  /** Writes the event (create, or patch of a correlated one). Throws ApiWriteError. */
-  async record(vmi: VmiRef, intent: EventIntent): Promise<void> {
+  /** Writes the event (create, or patch of a correlated one). Throws ApiWriteError; `signal` drops
+   *  the wait for a write token (RateLimiterAbortedError). */
+  async record(vmi: VmiRef, intent: EventIntent, signal?: AbortSignal): Promise<void> {
     const message = boundMessage(intent.message, this.maxLen);
     let perVmi = this.byVmi.get(vmi.uid);
     const prev = perVmi?.get(intent.reason);
     const now = this.opts.clock.now();
     if (prev && prev.message === message) {
-      await this.opts.limiter.take();
+      await this.opts.limiter.take(signal);
       try {
         const ev = await this.opts.writes.patchEvent(prev.namespace, prev.name, prev.count + 1, now);
         prev.count = Math.max(prev.count + 1, ev.count);
@@ -66,7 +67,7 @@ export class EventRecorder {
         // Expired (Event TTL): fall through to a fresh one.
       }
     }
-    await this.opts.limiter.take();
+    await this.opts.limiter.take(signal);
     try {
       const ev = await this.opts.writes.createEvent({
         vmi,

@@ -1,8 +1,11 @@
 // A client-side token bucket for API writes (like client-go's flowcontrol): `qps` tokens per
 // second, at most `burst` stored. take() resolves in FIFO order as tokens become available.
 //
-// Ownership: the bucket owns one timer (for the waiter at the head of the queue); stop() clears it,
-// rejects every waiter with RateLimiterStoppedError and is idempotent. Time comes from the Clock.
+// Ownership: the bucket owns one timer (for the waiter at the head of the queue), armed only while a
+// waiter is queued; stop() clears it, rejects every waiter with RateLimiterStoppedError and is
+// idempotent. take(signal): an aborted signal removes that wait from the queue (it rejects with
+// RateLimiterAbortedError) and the timer goes with the last wait — work that was dropped (a VMI
+// forgotten) leaves no token wait and no timer behind. Time comes from the Clock.
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 
 export class RateLimiterStoppedError extends Error {
@@ -10,6 +13,15 @@ export class RateLimiterStoppedError extends Error {
   readonly code = 'RateLimiterStopped';
   constructor() {
     super('rate limiter stopped');
+  }
+}
+
+/** take(signal) whose signal aborted before a token was available; the wait left the queue. */
+export class RateLimiterAbortedError extends Error {
+  override readonly name = 'RateLimiterAbortedError';
+  readonly code = 'RateLimiterAborted';
+  constructor() {
+    super('rate limiter wait aborted');
   }
 }
 
@@ -24,6 +36,8 @@ export interface TokenBucketOptions {
 interface Waiter {
   resolve(): void;
   reject(err: Error): void;
+  /** Removes the abort listener (called whenever the waiter leaves the queue). */
+  detach(): void;
 }
 
 export class TokenBucket {
@@ -65,12 +79,36 @@ export class TokenBucket {
     return false;
   }
 
-  /** Resolves when a token is taken (FIFO); rejects with RateLimiterStoppedError after stop(). */
-  take(): Promise<void> {
+  /**
+   * Resolves when a token is taken (FIFO); rejects with RateLimiterStoppedError after stop(), and
+   * with RateLimiterAbortedError when `signal` aborts first (the wait is removed from the queue).
+   */
+  take(signal?: AbortSignal): Promise<void> {
     if (this.stopped) return Promise.reject(new RateLimiterStoppedError());
+    if (signal?.aborted) return Promise.reject(new RateLimiterAbortedError());
     if (this.tryTake()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
+      const onAbort = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i < 0) return;
+        this.waiters.splice(i, 1);
+        waiter.detach();
+        if (this.waiters.length === 0) this.disarm();
+        reject(new RateLimiterAbortedError());
+      };
+      const waiter: Waiter = {
+        resolve: () => {
+          waiter.detach();
+          resolve();
+        },
+        reject: (err) => {
+          waiter.detach();
+          reject(err);
+        },
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
       this.arm();
     });
   }
@@ -78,18 +116,21 @@ export class TokenBucket {
   /** Lets every queued waiter through and keeps the gate open (see `bypass`). */
   openGate(): void {
     this.bypass = true;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.disarm();
     for (const w of this.waiters.splice(0)) w.resolve();
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.disarm();
     const err = new RateLimiterStoppedError();
     for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private refill(): void {

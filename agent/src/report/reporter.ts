@@ -43,7 +43,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import { type BackoffPolicy, backoffDelay, DEFAULT_WRITE_BACKOFF } from './backoff.js';
 import { boundMessage, type EventIntent, EventRecorder, resultOf } from './events.js';
-import { TokenBucket } from './rate-limit.js';
+import { RateLimiterAbortedError, TokenBucket } from './rate-limit.js';
 import type {
   ConditionStatus,
   LastReported,
@@ -133,6 +133,8 @@ interface VmiState {
   retryForHealth: boolean;
   reminderTimer: TimerHandle | undefined;
   forgotten: boolean;
+  /** Aborted by forget()/stop(): drops this VMI's queued write-token waits (no timer outlives it). */
+  abort: AbortController;
 }
 
 export class ApiReporter implements Reporter {
@@ -269,6 +271,7 @@ export class ApiReporter implements Reporter {
         retryForHealth: false,
         reminderTimer: undefined,
         forgotten: false,
+        abort: new AbortController(),
       };
       for (const c of seededObj?.status?.conditions ?? []) {
         const kind = KIND_OF_TYPE.get(c.type);
@@ -289,6 +292,7 @@ export class ApiReporter implements Reporter {
     this.events.forget(vmiUid);
     if (!st) return;
     st.forgotten = true;
+    st.abort.abort();
     this.clearTimers(st);
     this.states.delete(vmiUid);
     this.notifyIdle();
@@ -336,7 +340,10 @@ export class ApiReporter implements Reporter {
     this.stopped = true;
     if (this.heartbeatTimer !== undefined) this.clock.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    for (const st of this.states.values()) this.clearTimers(st);
+    for (const st of this.states.values()) {
+      st.abort.abort();
+      this.clearTimers(st);
+    }
     if (this.ownsLimiter) this.limiter.stop();
     this.notifyIdle();
   }
@@ -432,11 +439,13 @@ export class ApiReporter implements Reporter {
       failures.push(err);
       this.logFailure(st, 'probestatus', err);
     }
+    if (st.abort.signal.aborted) return { ok: false };
     const readiness = report.conditions.find((c) => c.kind === 'readiness');
     const listed = new Set(report.launcherPods.map((p) => p.uid));
     for (const uid of [...st.pods.keys()]) if (!listed.has(uid)) st.pods.delete(uid);
     if (readiness) {
       for (const pod of report.launcherPods) {
+        if (st.abort.signal.aborted) return { ok: false };
         try {
           await this.syncPod(st, pod, readiness);
         } catch (err) {
@@ -446,10 +455,12 @@ export class ApiReporter implements Reporter {
       }
     }
     for (const [key, pe] of [...st.pendingEvents]) {
+      if (st.abort.signal.aborted) return { ok: false };
       try {
-        await this.events.record(st.vmi, pe.intent);
+        await this.events.record(st.vmi, pe.intent, st.abort.signal);
         st.pendingEvents.delete(key);
       } catch (err) {
+        if (err instanceof RateLimiterAbortedError) return { ok: false };
         pe.attempts++;
         const permanent = !(err instanceof ApiWriteError && err.retryable);
         if (permanent || pe.attempts >= this.maxEventAttempts) {
@@ -490,7 +501,7 @@ export class ApiReporter implements Reporter {
         },
         status: this.desiredStatus(report, undefined),
       };
-      await this.limiter.take();
+      await this.limiter.take(st.abort.signal);
       try {
         st.object = await this.writes.createProbeStatus(body);
         this.observer.reporterWrite('probestatus', 'ok');
@@ -514,7 +525,7 @@ export class ApiReporter implements Reporter {
         labels: { [LABEL_PROBE_STATUS_NODE]: this.node },
       };
       if (!ownerOk) patch.ownerReferences = [vmiOwnerReference(report.vmi)];
-      await this.limiter.take();
+      await this.limiter.take(st.abort.signal);
       st.object = await this.guarded(st, 'probestatus', () =>
         this.writes.patchProbeStatusMetadata(namespace, name, patch),
       );
@@ -522,7 +533,7 @@ export class ApiReporter implements Reporter {
     const desired = this.desiredStatus(report, st.object.status);
     if (statusMatches(st.object.status, desired)) return;
     const patch = { ...desired, target: desired.target ?? null };
-    await this.limiter.take();
+    await this.limiter.take(st.abort.signal);
     const returned = await this.guarded(st, 'probestatus', () =>
       this.writes.patchProbeStatusStatus(namespace, name, patch),
     );
@@ -580,7 +591,7 @@ export class ApiReporter implements Reporter {
           ? known.lastTransitionTime
           : rfc3339(now),
     };
-    await this.limiter.take();
+    await this.limiter.take(st.abort.signal);
     let returned: Awaited<ReturnType<KubeWrites['patchPodCondition']>>;
     try {
       returned = await this.writes.patchPodCondition(pod.namespace, pod.name, write);
@@ -744,6 +755,7 @@ export class ApiReporter implements Reporter {
   }
 
   private logFailure(st: VmiState, target: string, err: unknown, pod?: string): void {
+    if (err instanceof RateLimiterAbortedError) return; // forgotten or stopped: nothing to report
     const fields = {
       namespace: st.vmi.namespace,
       vmi: st.vmi.name,
