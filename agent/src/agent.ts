@@ -105,7 +105,11 @@ export class Agent {
         });
     this.observer = opts.observer ?? (this.metrics as AgentMetrics);
     const watcherDeps = {
-      observer: this.observer,
+      observer: watchObserver(this.observer, (_verb, _resource, code) => {
+        // A list or watch that succeeded: the API answers again, so writes waiting out an outage
+        // need not wait for their backoff.
+        if (code >= 200 && code < 300) this.reporter.apiReachable?.();
+      }),
       logger: this.log,
       clock,
       ...(opts.watchBackoff ? { backoff: opts.watchBackoff } : {}),
@@ -280,4 +284,26 @@ export class Agent {
     );
     for (const w of this.readyWaiters.splice(0)) w();
   }
+}
+
+/**
+ * The watchers' observer: forwards every call to `inner` and also tells `onRequest` how each of
+ * their list/watch requests ended (code 0 = network error).
+ */
+function watchObserver(
+  inner: AgentObserver,
+  onRequest: (verb: string, resource: string, code: number) => void,
+): AgentObserver {
+  return {
+    probeResult: (id, outcome, state, lag) => inner.probeResult(id, outcome, state, lag),
+    probeState: (id, state, reason) => inner.probeState(id, state, reason),
+    probeRemoved: (id) => inner.probeRemoved(id),
+    apiRequest: (verb, resource, code, seconds) => {
+      inner.apiRequest(verb, resource, code, seconds);
+      onRequest(verb, resource, code);
+    },
+    reporterWrite: (target, result) => inner.reporterWrite(target, result),
+    watchRestart: (resource, reason) => inner.watchRestart(resource, reason),
+    kill: (namespace, vmi, action, outcome, reason) => inner.kill(namespace, vmi, action, outcome, reason),
+  };
 }

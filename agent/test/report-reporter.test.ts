@@ -217,6 +217,69 @@ describe('ApiReporter', () => {
     await reporter.stop();
   });
 
+  it('an API outage (network errors, 5xx) backs off at most 5 s, so the final write lands ≤ 5 s after it ends', async () => {
+    const { writes, reporter, clock } = setup({ random: () => 0.999 });
+    // 12 failed attempts: the uncapped backoff (0.5 s doubling to 300 s) would be ~17 min by then.
+    for (let i = 0; i < 12; i++)
+      writes.fail('createProbeStatus', i % 2 ? apiError('ServerError', 503) : apiError('Network', 0));
+    reporter.update(report([ready('True')]));
+    await settle();
+    expect(writes.count('createProbeStatus')).toBe(1);
+    for (let attempt = 2; attempt <= 13; attempt++) {
+      clock.advance(5000);
+      await settle();
+      expect(writes.count('createProbeStatus')).toBe(attempt);
+    }
+    expect(writes.statuses.get('ns/vm1')?.status?.conditions?.[0]).toMatchObject({ status: 'True' });
+    expect(reporter.isIdle()).toBe(true);
+    await reporter.stop();
+  });
+
+  it('a 429 keeps the full backoff and its Retry-After (not capped like an outage)', async () => {
+    const { writes, reporter, clock } = setup({ random: () => 0.999 });
+    for (let i = 0; i < 6; i++) writes.fail('createProbeStatus', apiError('TooManyRequests', 429));
+    writes.fail('createProbeStatus', apiError('TooManyRequests', 429, 40));
+    reporter.update(report([ready('True')]));
+    await settle();
+    const gaps: number[] = [];
+    let last = clock.now();
+    for (let t = 0; t < 200_000 && writes.count('createProbeStatus') < 8; t += 100) {
+      const before = writes.count('createProbeStatus');
+      clock.advance(100);
+      await settle();
+      if (writes.count('createProbeStatus') > before) {
+        gaps.push(clock.now() - last);
+        last = clock.now();
+      }
+    }
+    expect(gaps).toHaveLength(7);
+    expect(Math.max(...gaps.slice(0, 6))).toBeGreaterThan(10_000); // 0.5 s · 2^5 = 16 s
+    expect(gaps[6]).toBeGreaterThanOrEqual(40_000); // Retry-After is a floor
+    reporter.apiReachable(); // a watch succeeding does not cut a 429 wait short
+    await reporter.stop();
+  });
+
+  it('apiReachable() retries writes waiting out an outage at once, but not a 429’s Retry-After', async () => {
+    const { writes, reporter, clock } = setup();
+    const other = { namespace: 'ns', name: 'vm2', uid: 'vmi-uid-2' };
+    writes.fail('createProbeStatus', apiError('ServerError', 503), apiError('TooManyRequests', 429, 30));
+    reporter.update(report([ready('True')]));
+    await settle();
+    reporter.update({ vmi: other, nodeName: NODE, conditions: [live('True')], launcherPods: [] });
+    await settle();
+    expect(writes.count('createProbeStatus')).toBe(2);
+    expect(reporter.pendingCount()).toBe(2);
+    reporter.apiReachable();
+    await settle();
+    expect(writes.statuses.has('ns/vm1')).toBe(true); // the 503 one, without any time passing
+    expect(writes.statuses.has('ns/vm2')).toBe(false); // the 429 one waits for its Retry-After
+    clock.advance(30_000);
+    await settle();
+    expect(writes.statuses.has('ns/vm2')).toBe(true);
+    expect(reporter.isIdle()).toBe(true);
+    await reporter.stop();
+  });
+
   it('re-reads after a 409 on the status patch, then retries', async () => {
     const { writes, reporter, clock, writesLog } = setup();
     reporter.update(report([ready('True')]));

@@ -11,6 +11,9 @@
 // - Retries with exponential backoff + jitter on 409 (after a re-read) / 429 (Retry-After is a floor)
 //   / 5xx / network; errors that will not heal alone (403, 422, …) retry at the backoff ceiling, and a
 //   new desired state is then tried at once (a missing RBAC rule breaks only the call that needs it).
+//   An outage (network error, 5xx — the API is down for everyone) backs off to at most outageMaxMs
+//   (5 s), and apiReachable() (the watchers listed or watched successfully) retries those at once, so
+//   the final state lands right after an outage ends. A 429 keeps the full backoff and Retry-After.
 // - Writes take tokens from a client-side token bucket (shared with the liveness handler).
 // - Events: on transitions into failure, Warning `Unhealthy` ("<Kind> probe failed: …") or
 //   `InvalidProbe`; a slow reminder (count/lastTimestamp patch) while a failure lasts.
@@ -80,6 +83,8 @@ export interface ApiReporterOptions {
   /** The Event recorder; shared with the liveness handler. Default: one of its own. */
   events?: EventRecorder;
   backoff?: BackoffPolicy;
+  /** Backoff ceiling after a network error or 5xx (an API outage); default 5 s. 429 is not capped. */
+  outageMaxMs?: number;
   /** Re-verification LIST period; 0 disables. Default 5 min. */
   heartbeatIntervalMs?: number;
   /** Reminder Event while a failure lasts; 0 disables. Default 10 min. */
@@ -96,6 +101,7 @@ export const DEFAULT_WRITE_QPS = 20;
 export const DEFAULT_WRITE_BURST = 50;
 export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
 export const DEFAULT_REMINDER_MS = 10 * 60_000;
+export const DEFAULT_OUTAGE_MAX_MS = 5_000;
 
 const KIND_LABEL: Record<ProbeKind, string> = {
   liveness: 'Liveness',
@@ -131,6 +137,8 @@ interface VmiState {
   retryTimer: TimerHandle | undefined;
   /** The pending retry waits for the API to heal (429/5xx/network): new updates wait for it too. */
   retryForHealth: boolean;
+  /** The pending retry follows a network error / 5xx (no 429): apiReachable() runs it at once. */
+  retryForOutage: boolean;
   reminderTimer: TimerHandle | undefined;
   forgotten: boolean;
   /** Aborted by forget()/stop(): drops this VMI's queued write-token waits (no timer outlives it). */
@@ -148,6 +156,7 @@ export class ApiReporter implements Reporter {
   private readonly ownsLimiter: boolean;
   private readonly events: EventRecorder;
   private readonly backoff: BackoffPolicy;
+  private readonly outageMaxMs: number;
   private readonly heartbeatMs: number;
   private readonly reminderMs: number;
   private readonly maxLen: number;
@@ -190,6 +199,7 @@ export class ApiReporter implements Reporter {
         maxMessageLength: this.maxLen,
       });
     this.backoff = opts.backoff ?? DEFAULT_WRITE_BACKOFF;
+    this.outageMaxMs = Math.min(opts.outageMaxMs ?? DEFAULT_OUTAGE_MAX_MS, this.backoff.maxMs);
     this.heartbeatMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
     this.reminderMs = opts.reminderIntervalMs ?? DEFAULT_REMINDER_MS;
     this.maxEventAttempts = opts.maxEventAttempts ?? 5;
@@ -269,6 +279,7 @@ export class ApiReporter implements Reporter {
         attempt: 0,
         retryTimer: undefined,
         retryForHealth: false,
+        retryForOutage: false,
         reminderTimer: undefined,
         forgotten: false,
         abort: new AbortController(),
@@ -298,6 +309,23 @@ export class ApiReporter implements Reporter {
     this.notifyIdle();
   }
 
+  /**
+   * The API answers again (a watcher's list or watch succeeded): every VMI waiting out an outage
+   * backoff (network error / 5xx) is retried now. Waits for a 429's Retry-After are kept. Cheap;
+   * idempotent.
+   */
+  apiReachable(): void {
+    if (this.stopped) return;
+    for (const st of this.states.values()) {
+      if (st.retryTimer === undefined || !st.retryForOutage) continue;
+      this.clock.clearTimeout(st.retryTimer);
+      st.retryTimer = undefined;
+      st.retryForHealth = false;
+      st.retryForOutage = false;
+      this.kick(st);
+    }
+  }
+
   async flush(deadlineMs: number): Promise<void> {
     if (this.stopped) return;
     this.draining = true;
@@ -308,6 +336,7 @@ export class ApiReporter implements Reporter {
         this.clock.clearTimeout(st.retryTimer);
         st.retryTimer = undefined;
         st.retryForHealth = false;
+        st.retryForOutage = false;
       }
       if (!st.clean) this.kick(st);
     }
@@ -405,24 +434,26 @@ export class ApiReporter implements Reporter {
       }
     } else {
       st.attempt++;
-      let delay = backoffDelay(
-        res.health ? this.backoff : { initialMs: this.backoff.maxMs, maxMs: this.backoff.maxMs },
-        st.attempt,
-        this.random,
-        res.retryAfterSeconds,
-      );
+      const policy = !res.health
+        ? { initialMs: this.backoff.maxMs, maxMs: this.backoff.maxMs }
+        : res.outage
+          ? { initialMs: Math.min(this.backoff.initialMs, this.outageMaxMs), maxMs: this.outageMaxMs }
+          : this.backoff;
+      let delay = backoffDelay(policy, st.attempt, this.random, res.retryAfterSeconds);
       if (this.draining) delay = Math.min(delay, 250);
       if (this.draining && this.clock.now() + delay > this.drainDeadline) {
         this.notifyIdle();
         return;
       }
       st.retryForHealth = !!res.health && !st.dirty;
+      st.retryForOutage = !!res.outage;
       if (st.dirty && !res.health) {
         this.kick(st);
       } else {
         st.retryTimer = this.clock.setTimeout(() => {
           st.retryTimer = undefined;
           st.retryForHealth = false;
+          st.retryForOutage = false;
           this.kick(st);
         }, delay);
       }
@@ -477,14 +508,19 @@ export class ApiReporter implements Reporter {
     }
     if (failures.length === 0) return { ok: true };
     let health = false;
+    let outage = false;
+    let throttled = false;
     let retryAfterSeconds: number | undefined;
     for (const f of failures) {
       if (f instanceof ApiWriteError && f.retryable) health = true;
       if (f instanceof WriteNotStoredError) health = true;
+      if (f instanceof ApiWriteError && (f.status === 0 || f.status >= 500)) outage = true;
+      if (f instanceof ApiWriteError && f.status === 429) throttled = true;
       if (f instanceof ApiWriteError && f.retryAfterSeconds !== undefined)
         retryAfterSeconds = Math.max(retryAfterSeconds ?? 0, f.retryAfterSeconds);
     }
-    return { ok: false, health, retryAfterSeconds };
+    // A 429 in the same sync wins: the server asked this client to slow down.
+    return { ok: false, health, outage: outage && !throttled, retryAfterSeconds };
   }
 
   private async syncProbeStatus(st: VmiState, report: VmiProbeReport): Promise<void> {
@@ -789,6 +825,8 @@ interface SyncResult {
   ok: boolean;
   /** Failed for a reason that heals (429/5xx/network/409/not stored): back off exponentially. */
   health?: boolean;
+  /** Among those, a network error or 5xx and no 429: an API outage (short backoff, apiReachable). */
+  outage?: boolean;
   retryAfterSeconds?: number | undefined;
 }
 

@@ -52,6 +52,8 @@ export interface Reporter {
   update(report: VmiProbeReport): void;
   /** The VMI left this node or was deleted: drop pending writes and memory of it (no API write). */
   forget(vmiUid: string): void;
+  /** The API answers again (a watch or list succeeded): retry writes waiting out an outage now. */
+  apiReachable?(): void;
   /** Writes everything pending, giving up at the deadline (SIGTERM path). */
   flush(deadlineMs: number): Promise<void>;
   stop(): Promise<void>;
