@@ -56,6 +56,16 @@ const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch
 type Any = any;
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 
+/** Field labels whose value is the string at that dotted path of the object ('' when absent). */
+function pathLabels(...paths: string[]): ResourceType['fieldLabels'] {
+  return Object.fromEntries(
+    paths.map((path) => {
+      const keys = path.split('.');
+      return [path, (o: Record<string, unknown>) => str(keys.reduce<Any>((v, k) => v?.[k], o)) ?? ''];
+    }),
+  );
+}
+
 function builtin(
   p: Partial<ResourceType> & Pick<ResourceType, 'group' | 'plural' | 'singular' | 'kind' | 'namespaced'>,
 ): ResourceType {
@@ -98,14 +108,16 @@ export function builtinResources(): ResourceType[] {
       categories: ['all'],
       statusSubresource: true,
       fieldLabels: {
-        'spec.nodeName': (o: Any) => str(o.spec?.nodeName) ?? '',
-        'spec.restartPolicy': (o: Any) => str(o.spec?.restartPolicy) ?? '',
-        'spec.schedulerName': (o: Any) => str(o.spec?.schedulerName) ?? '',
-        'spec.serviceAccountName': (o: Any) => str(o.spec?.serviceAccountName) ?? '',
+        ...pathLabels(
+          'spec.nodeName',
+          'spec.restartPolicy',
+          'spec.schedulerName',
+          'spec.serviceAccountName',
+          'status.phase',
+          'status.podIP',
+          'status.nominatedNodeName',
+        ),
         'spec.hostNetwork': (o: Any) => String(o.spec?.hostNetwork === true),
-        'status.phase': (o: Any) => str(o.status?.phase) ?? '',
-        'status.podIP': (o: Any) => str(o.status?.podIP) ?? '',
-        'status.nominatedNodeName': (o: Any) => str(o.status?.nominatedNodeName) ?? '',
       },
     }),
     builtin({
@@ -152,17 +164,19 @@ export function builtinResources(): ResourceType[] {
       namespaced: true,
       shortNames: ['ev'],
       fieldLabels: {
-        'involvedObject.kind': (o: Any) => str(o.involvedObject?.kind) ?? '',
-        'involvedObject.namespace': (o: Any) => str(o.involvedObject?.namespace) ?? '',
-        'involvedObject.name': (o: Any) => str(o.involvedObject?.name) ?? '',
-        'involvedObject.uid': (o: Any) => str(o.involvedObject?.uid) ?? '',
-        'involvedObject.apiVersion': (o: Any) => str(o.involvedObject?.apiVersion) ?? '',
-        'involvedObject.resourceVersion': (o: Any) => str(o.involvedObject?.resourceVersion) ?? '',
-        'involvedObject.fieldPath': (o: Any) => str(o.involvedObject?.fieldPath) ?? '',
-        reason: (o: Any) => str(o.reason) ?? '',
-        reportingComponent: (o: Any) => str(o.reportingComponent) ?? '',
+        ...pathLabels(
+          'involvedObject.kind',
+          'involvedObject.namespace',
+          'involvedObject.name',
+          'involvedObject.uid',
+          'involvedObject.apiVersion',
+          'involvedObject.resourceVersion',
+          'involvedObject.fieldPath',
+          'reason',
+          'reportingComponent',
+          'type',
+        ),
         source: (o: Any) => str(o.source?.component) ?? str(o.reportingComponent) ?? '',
-        type: (o: Any) => str(o.type) ?? '',
       },
     }),
     builtin({
@@ -172,15 +186,15 @@ export function builtinResources(): ResourceType[] {
       kind: 'Event',
       namespaced: true,
       shortNames: ['ev'],
-      fieldLabels: {
-        'regarding.kind': (o: Any) => str(o.regarding?.kind) ?? '',
-        'regarding.namespace': (o: Any) => str(o.regarding?.namespace) ?? '',
-        'regarding.name': (o: Any) => str(o.regarding?.name) ?? '',
-        'regarding.uid': (o: Any) => str(o.regarding?.uid) ?? '',
-        reason: (o: Any) => str(o.reason) ?? '',
-        reportingController: (o: Any) => str(o.reportingController) ?? '',
-        type: (o: Any) => str(o.type) ?? '',
-      },
+      fieldLabels: pathLabels(
+        'regarding.kind',
+        'regarding.namespace',
+        'regarding.name',
+        'regarding.uid',
+        'reason',
+        'reportingController',
+        'type',
+      ),
     }),
     builtin({
       group: 'discovery.k8s.io',

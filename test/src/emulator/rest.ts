@@ -45,6 +45,28 @@ export interface OpContext {
   admission: boolean;
 }
 
+/** The garbage collector's deletes: its own identity, no admission. */
+const GC_CONTEXT: OpContext = {
+  identity: { user: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: [] },
+  admission: false,
+};
+
+/** 409 for a failed UID / ResourceVersion precondition, worded as the apiserver words it. */
+function preconditionFailed(
+  rt: ResourceType,
+  name: string,
+  field: 'UID' | 'ResourceVersion',
+  wanted: unknown,
+  actual: unknown,
+): ApiError {
+  return errors.conflict(
+    rt.plural,
+    rt.group,
+    name,
+    `Precondition failed: ${field} in precondition: ${wanted}, ${field} in object meta: ${actual}`,
+  );
+}
+
 export interface ListOptions {
   labelSelector?: string;
   fieldSelector?: string;
@@ -513,12 +535,7 @@ export class Rest {
     if (subresource === 'status' && !rt.statusSubresource) throw errors.notFoundPath();
     const md = cand.metadata;
     if (md.uid && md.uid !== old.metadata.uid)
-      throw errors.conflict(
-        rt.plural,
-        rt.group,
-        name,
-        `Precondition failed: UID in precondition: ${md.uid}, UID in object meta: ${old.metadata.uid}`,
-      );
+      throw preconditionFailed(rt, name, 'UID', md.uid, old.metadata.uid);
     if (md.resourceVersion && String(md.resourceVersion) !== old.metadata.resourceVersion)
       throw errors.conflict(
         rt.plural,
@@ -621,18 +638,14 @@ export class Rest {
     const old = this.getStored(rt, namespace, name);
     const pre = o.preconditions;
     if (pre?.uid && pre.uid !== old.metadata.uid)
-      throw errors.conflict(
-        rt.plural,
-        rt.group,
-        name,
-        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`,
-      );
+      throw preconditionFailed(rt, name, 'UID', pre.uid, old.metadata.uid);
     if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion)
-      throw errors.conflict(
-        rt.plural,
-        rt.group,
+      throw preconditionFailed(
+        rt,
         name,
-        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`,
+        'ResourceVersion',
+        pre.resourceVersion,
+        old.metadata.resourceVersion,
       );
     if (
       o.gracePeriodSeconds !== undefined &&
@@ -763,24 +776,19 @@ export class Rest {
     const refs: KubeObject[] = obj.metadata.ownerReferences ?? [];
     const alive = refs.some((r) => r.uid !== ownerUid && this.storage.locateUid(r.uid));
     if (alive) this.dropOwnerRef(depKey, ownerUid);
-    else if (rt.builtin && rt.kind === 'Pod' && obj.spec?.nodeName) {
-      try {
-        this.delete(
-          {
-            identity: { user: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: [] },
-            admission: false,
-          },
-          rt,
-          obj.metadata.namespace,
-          obj.metadata.name,
-          rt.storageVersion,
-          { propagationPolicy: policy },
-        );
-      } catch {
-        /* raced with another deletion */
-      }
-    } else if (!obj.metadata.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0)
+    else if (rt.builtin && rt.kind === 'Pod' && obj.spec?.nodeName)
+      this.gcDelete(rt, obj, { propagationPolicy: policy });
+    else if (!obj.metadata.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0)
       this.removeNow(rt, obj, policy);
+  }
+
+  /** A delete by the garbage collector; losing a race with another deletion is fine. */
+  private gcDelete(rt: ResourceType, obj: KubeObject, o: DeleteOptions): void {
+    try {
+      this.delete(GC_CONTEXT, rt, obj.metadata.namespace, obj.metadata.name, rt.storageVersion, o);
+    } catch {
+      /* raced with another deletion, or already gone */
+    }
   }
 
   private dropOwnerRef(depKey: string, ownerUid: string): void {
@@ -806,23 +814,7 @@ export class Rest {
       const current: KubeObject[] = loc.object.metadata.ownerReferences ?? [];
       if (current.length > 0 && current.every((r) => !this.storage.locateUid(r.uid))) {
         const rt = this.registry.byGroupResource(loc.gr);
-        if (rt && !loc.object.metadata.deletionTimestamp) {
-          try {
-            this.delete(
-              {
-                identity: { user: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: [] },
-                admission: false,
-              },
-              rt,
-              loc.object.metadata.namespace,
-              loc.object.metadata.name,
-              rt.storageVersion,
-              {},
-            );
-          } catch {
-            /* already gone */
-          }
-        }
+        if (rt && !loc.object.metadata.deletionTimestamp) this.gcDelete(rt, loc.object, {});
       }
     });
   }
