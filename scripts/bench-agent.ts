@@ -215,6 +215,7 @@ async function parent(vmis: number, seconds: number, nodeOptionsFlag: string | u
   const dir = mkdtempSync(join(tmpdir(), 'vmprobe-bench-'));
   const testbed = fork(SELF, ['--child', '--vmis', String(vmis), '--dir', dir], {
     execArgv: ['--import', 'tsx'],
+    cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let agent: ChildProcess | undefined;
@@ -389,6 +390,7 @@ async function parent(vmis: number, seconds: number, nodeOptionsFlag: string | u
       ),
       '',
       `  contention: the test bed used ${((bedCpu / elapsed) * 100).toFixed(0)} % of a core; the whole machine was ${(machineBusy * 100).toFixed(0)} % busy (of ${cpus().length} cores) in the window`,
+      `  memory at the end: V8 heap used ${(sumOf(m1, 'vmprobe_nodejs_heap_size_used_bytes') / MIB).toFixed(0)} MiB of ${(sumOf(m1, 'vmprobe_nodejs_heap_size_total_bytes') / MIB).toFixed(0)} MiB, external ${(sumOf(m1, 'vmprobe_nodejs_external_memory_bytes') / MIB).toFixed(0)} MiB`,
       `  probe attempts ${attempts} (${(attempts / elapsed).toFixed(0)}/s, expected ~${probes}/s); GC ${(gcSeconds * 1000).toFixed(0)} ms in window; API by verb ${JSON.stringify(counts.byVerb)}`,
       `  lag buckets (count ≤ le): ${lag.buckets.map((b) => `${b.le === Number.POSITIVE_INFINITY ? '+Inf' : `${b.le * 1000}ms`}:${b.count}`).join(' ')}`,
       `  warm-up ${warmup.toFixed(1)} s (ready ${((readyAt! - startedAt) / 1000).toFixed(1)} s, all succeeding ${((succeedingAt! - startedAt) / 1000).toFixed(1)} s, then writes at the shipped 20/s); agent log lines by level ${JSON.stringify(logLevels)}`,

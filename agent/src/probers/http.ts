@@ -3,17 +3,13 @@
 // host (port and scheme may change, as in the kubelet), at most 10 requests in all; User-Agent
 // vmprobe/<version> and Accept */* unless the user sets them; a user `Host` header overrides Host;
 // the body is read up to 10 KiB, then the socket is destroyed; TLS without verification; a fresh
-// connection per request (agent: false → Connection: close) and no proxy; ONE timer covers connect,
-// headers, body and every redirect. Resolves with an outcome, never throws.
-import {
-  type ClientRequest,
-  request as httpRequest,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-} from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// connection per request (Connection: close) and no proxy; ONE timer covers connect, headers, body
+// and every redirect. Resolves with an outcome, never throws. The wire work is a lean HTTP/1.1 GET
+// over net/tls (http-exchange.ts, http-response.ts), not node:http: see ARCHITECTURE.md.
+import { isIP } from 'node:net';
 import { REASON } from '@vmprobe/shared';
 import { VERSION } from '../version.js';
+import { Cancel, type ExchangeError, type ExchangeRequest, exchange } from './http-exchange.js';
 import { AttemptTimer, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
@@ -23,120 +19,77 @@ export const MAX_HTTP_REQUESTS = 10;
 export const MAX_BODY_BYTES = 10 * 1024;
 export const USER_AGENT = `vmprobe/${VERSION}`;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-
-interface Exchange {
-  status: number;
-  location: string | undefined;
-  body: Buffer;
-}
-
-/** Where a failed exchange got to: decides the timeout message. */
-interface Progress {
-  headersReceived: boolean;
-}
-
-class ExchangeError extends Error {
-  constructor(
-    message: string,
-    readonly phase: 'dial' | 'response',
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
+/** Only a final 3xx's body is shown (in the warning); other bodies are read and dropped. */
+const keep3xxBody = (status: number): boolean => status >= 300 && status < 400;
 
 function targetUrl(t: HttpTarget): URL {
   return new URL(`${t.scheme}://${hostPort(t.host, t.port)}${t.path || '/'}`);
 }
 
-/** User headers (in order, repeated names kept), then User-Agent and Accept defaults. */
-export function requestHeaders(user: readonly { name: string; value: string }[]): OutgoingHttpHeaders {
-  const headers: Record<string, string | string[]> = {};
-  const keyOf = new Map<string, string>();
+// RFC 9110 token for names; values without CR, LF or NUL (node:http's own checks).
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const BAD_HEADER_VALUE = /[\r\n\u0000]/;
+
+/**
+ * The request head for `url`: GET, then Host (the user's Host header replaces it), the user's
+ * headers in order (repeated names kept as repeated lines), User-Agent and Accept unless the user
+ * set them, Connection: close. Throws for a header node:http would refuse.
+ */
+export function requestHead(url: URL, user: readonly { name: string; value: string }[]): Buffer {
+  let hostHeader: string | undefined;
+  let lines = '';
+  let hasAgent = false;
+  let hasAccept = false;
   for (const { name, value } of user) {
+    if (!HEADER_NAME.test(name)) throw new Error(`Invalid header name ${JSON.stringify(name)}`);
+    if (BAD_HEADER_VALUE.test(value))
+      throw new Error(`Invalid character in header content [${JSON.stringify(name)}]`);
     const lower = name.toLowerCase();
-    const key = keyOf.get(lower);
-    if (key === undefined) {
-      keyOf.set(lower, name);
-      headers[name] = value;
-    } else {
-      const prev = headers[key];
-      headers[key] = Array.isArray(prev) ? [...prev, value] : [prev as string, value];
+    if (lower === 'host') {
+      hostHeader ??= value;
+      continue;
     }
+    if (lower === 'user-agent') hasAgent = true;
+    else if (lower === 'accept') hasAccept = true;
+    else if (lower === 'connection') continue;
+    lines += `${name}: ${value}\r\n`;
   }
-  if (!keyOf.has('user-agent')) headers['User-Agent'] = USER_AGENT;
-  if (!keyOf.has('accept')) headers.Accept = '*/*';
-  return headers;
+  if (!hasAgent) lines += `User-Agent: ${USER_AGENT}\r\n`;
+  if (!hasAccept) lines += 'Accept: */*\r\n';
+  const host = hostHeader ?? url.host;
+  return Buffer.from(
+    `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${host}\r\n${lines}Connection: close\r\n\r\n`,
+    'latin1',
+  );
 }
 
-function exchange(
-  url: URL,
-  headers: OutgoingHttpHeaders,
-  signal: AbortSignal,
-  progress: Progress,
-): Promise<Exchange> {
-  return new Promise<Exchange>((resolve, reject) => {
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    let req: ClientRequest;
-    let res: IncomingMessage | undefined;
-    let settled = false;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const settle = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      fn();
-    };
-    const onAbort = (): void => {
-      settle(() => reject(new ExchangeError('aborted', res ? 'response' : 'dial')));
-      res?.destroy();
-      req.destroy();
-    };
-    try {
-      req = request({
-        protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port || (url.protocol === 'https:' ? 443 : 80),
-        path: `${url.pathname}${url.search}`,
-        method: 'GET',
-        headers,
-        agent: false,
-        rejectUnauthorized: false,
-      });
-    } catch (err) {
-      // Invalid header values and the like: a bad request is a failure of this attempt.
-      reject(new ExchangeError(err instanceof Error ? err.message : String(err), 'dial'));
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      settle(() => reject(new ExchangeError(err.message, res ? 'response' : 'dial', err.code)));
-    });
-    req.on('response', (r) => {
-      res = r;
-      progress.headersReceived = true;
-      const status = r.statusCode ?? 0;
-      const location = r.headers.location;
-      const done = (): void => settle(() => resolve({ status, location, body: Buffer.concat(chunks, size) }));
-      r.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        const room = MAX_BODY_BYTES - size;
-        chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-        size += Math.min(chunk.length, room);
-        if (size >= MAX_BODY_BYTES) {
-          // Cap reached: stop reading and close the socket so a huge body is never downloaded.
-          done();
-          r.destroy();
-          req.destroy();
-        }
-      });
-      r.on('end', done);
-      r.on('error', (err) => settle(() => reject(new ExchangeError(err.message, 'response'))));
-      r.on('close', () => settle(() => reject(new ExchangeError('unexpected EOF', 'response'))));
-    });
-    req.end();
-  });
+function exchangeRequest(url: URL, head: Buffer, hostOverride: string | undefined): ExchangeRequest {
+  const tls = url.protocol === 'https:';
+  const sni = hostOverride?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return {
+    tls,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || (tls ? 443 : 80)),
+    servername: sni && isIP(sni) === 0 ? sni : undefined,
+    head,
+  };
+}
+
+function userHost(headers: readonly { name: string; value: string }[]): string | undefined {
+  return headers.find((h) => h.name.toLowerCase() === 'host')?.value;
+}
+
+/** The first request of a target: the same every period, so it is built once per target object. */
+const firstRequests = new WeakMap<HttpTarget, { url: URL; req: ExchangeRequest }>();
+function firstRequest(target: HttpTarget): { url: URL; req: ExchangeRequest } {
+  let first = firstRequests.get(target);
+  if (!first) {
+    const url = targetUrl(target);
+    first = { url, req: exchangeRequest(url, requestHead(url, target.headers), userHost(target.headers)) };
+    firstRequests.set(target, first);
+  }
+  return first;
 }
 
 function isAbsoluteLocation(location: string): boolean {
@@ -155,23 +108,33 @@ export async function probeHttp(
 ): Promise<ProbeOutcome> {
   const attempt = new AttemptTimer();
   if (signal?.aborted) return attempt.aborted();
-  const deadline = new AbortController();
+  // One Cancel and one timer per attempt; the caller's signal (if any) cancels through it too.
+  const cancel = new Cancel();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    deadline.abort();
+    cancel.cancel();
   }, options.timeoutMs);
-  const onCallerAbort = (): void => deadline.abort();
+  const onCallerAbort = (): void => cancel.cancel();
   signal?.addEventListener('abort', onCallerAbort, { once: true });
 
-  let url = targetUrl(target);
-  const probedHost = url.hostname;
-  const progress: Progress = { headersReceived: false };
-  let headers = requestHeaders(target.headers);
+  let url: URL | undefined;
+  let headersReceived = false;
   try {
+    let req: ExchangeRequest;
+    try {
+      ({ url, req } = firstRequest(target));
+    } catch (err) {
+      // Invalid header values and the like: a bad request is a failure of this attempt.
+      url ??= targetUrl(target);
+      return attempt.finish('failure', REASON.ProbeFailed, `Get "${url.href}": ${(err as Error).message}`);
+    }
+    const probedHost = url.hostname;
+    let hostOverride = userHost(target.headers);
     for (let requests = 1; ; requests++) {
-      progress.headersReceived = false;
-      const res = await exchange(url, headers, deadline.signal, progress);
+      headersReceived = false;
+      const res = await exchange(req, MAX_BODY_BYTES, keep3xxBody, cancel);
+      headersReceived = true;
       if (REDIRECT_STATUSES.has(res.status) && res.location !== undefined) {
         let next: URL;
         try {
@@ -199,10 +162,12 @@ export async function probeHttp(
             );
           }
           // As Go's client: a user Host override survives only a relative redirect.
-          if (isAbsoluteLocation(res.location)) {
-            headers = requestHeaders(target.headers.filter((h) => h.name.toLowerCase() !== 'host'));
-          }
+          const headers = isAbsoluteLocation(res.location)
+            ? target.headers.filter((h) => h.name.toLowerCase() !== 'host')
+            : target.headers;
+          if (headers !== target.headers) hostOverride = undefined;
           url = next;
+          req = exchangeRequest(url, requestHead(url, headers), hostOverride);
           continue;
         }
         // Off-host: never followed (the agent runs on the host network); the 3xx is the answer.
@@ -228,24 +193,26 @@ export async function probeHttp(
       );
     }
   } catch (err) {
+    const at = url ?? targetUrl(target);
+    const e = err as ExchangeError;
     if (timedOut) {
-      const where = progress.headersReceived
-        ? 'Client.Timeout or context cancellation while reading body'
-        : 'Client.Timeout exceeded while awaiting headers';
+      const where =
+        e.phase === 'response' || headersReceived
+          ? 'Client.Timeout or context cancellation while reading body'
+          : 'Client.Timeout exceeded while awaiting headers';
       return attempt.finish(
         'failure',
         REASON.ProbeTimeout,
-        `Get "${url.href}": context deadline exceeded (${where})`,
+        `Get "${at.href}": context deadline exceeded (${where})`,
       );
     }
     if (signal?.aborted) return attempt.aborted();
-    const e = err as ExchangeError;
-    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const port = Number(at.port || (at.protocol === 'https:' ? 443 : 80));
     const text =
       e.phase === 'dial' && isDialErrorCode(e.code)
-        ? dialErrorText(e, url.hostname.replace(/^\[|\]$/g, ''), port)
+        ? dialErrorText(e, at.hostname.replace(/^\[|\]$/g, ''), port)
         : e.message;
-    return attempt.finish('failure', REASON.ProbeFailed, `Get "${url.href}": ${text}`);
+    return attempt.finish('failure', REASON.ProbeFailed, `Get "${at.href}": ${text}`);
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onCallerAbort);
