@@ -7,10 +7,10 @@
 // and the reporter loaded (/readyz turns ready then). An unreachable API server is not an error:
 // the watchers and the reporter retry with backoff. stop(graceMs) stops probing, flushes pending
 // writes until the deadline, then stops everything; idempotent.
-import { POD_READINESS_CONDITION } from '@vmprobe/shared';
+import { POD_READINESS_CONDITION, VMI_PLURAL } from '@vmprobe/shared';
 import { type Clock, systemClock } from './clock.js';
 import type { PodObject, VmiObject } from './discovery/types.js';
-import { AgentHttpServer } from './http/index.js';
+import { AgentHttpServer, WatchHealth } from './http/index.js';
 import type { KubeConfig } from './kube/config.js';
 import {
   type BackoffOptions,
@@ -58,6 +58,8 @@ export interface AgentOptions {
   /** Default: ApiReporter over createKubeWrites. */
   reporter?: Reporter;
   watchBackoff?: BackoffOptions;
+  /** /healthz `watches`: a watcher silent this long without an error counts as wedged (default 20 min). */
+  watchStallMs?: number;
 }
 
 export interface LivenessDeps {
@@ -80,6 +82,8 @@ export class Agent {
   readonly reporter: Reporter;
   readonly vmiWatcher: ResourceWatcher<VmiObject>;
   readonly podWatcher: ResourceWatcher<PodObject>;
+  /** The `watches` check behind /healthz (fed by the watchers' requests, restarts and events). */
+  readonly watchHealth: WatchHealth;
   private readonly log: Logger;
   private readonly http: AgentHttpServer | undefined;
   private readonly liveness: (LivenessHandler & { stop?(): void | Promise<void> }) | undefined;
@@ -104,11 +108,21 @@ export class Agent {
           processMetrics: opts.processMetrics ?? true,
         });
     this.observer = opts.observer ?? (this.metrics as AgentMetrics);
+    this.watchHealth = new WatchHealth({
+      clock,
+      resources: [VMI_PLURAL, POD_RESOURCE],
+      ...(opts.watchStallMs !== undefined ? { stallMs: opts.watchStallMs } : {}),
+    });
     const watcherDeps = {
-      observer: watchObserver(this.observer, (_verb, _resource, code) => {
-        // A list or watch that succeeded: the API answers again, so writes waiting out an outage
-        // need not wait for their backoff.
-        if (code >= 200 && code < 300) this.reporter.apiReachable?.();
+      observer: watchObserver(this.observer, {
+        request: (verb, resource, code) => {
+          if (verb !== 'list' && verb !== 'watch') return;
+          this.watchHealth.request(resource, code);
+          // A list or watch that succeeded: the API answers again, so writes waiting out an outage
+          // need not wait for their backoff.
+          if (code >= 200 && code < 300) this.reporter.apiReachable?.();
+        },
+        restart: (resource, reason) => this.watchHealth.restart(resource, reason),
       }),
       logger: this.log,
       clock,
@@ -174,6 +188,7 @@ export class Agent {
             metrics: () =>
               this.metrics ? this.metrics.expose() : Promise.resolve({ contentType: 'text/plain', body: '' }),
             probes: () => this.manager.snapshot(),
+            liveChecks: { watches: () => this.watchHealth.check() },
             readyChecks: {
               'initial-sync': () =>
                 this.probing
@@ -211,6 +226,8 @@ export class Agent {
         delete: (p) => this.manager.removePod(p),
         synced: () => this.maybeStartProbing(),
       }),
+      this.vmiWatcher.on(activityOf(() => this.watchHealth.event(VMI_PLURAL))),
+      this.podWatcher.on(activityOf(() => this.watchHealth.event(POD_RESOURCE))),
     );
     this.vmiWatcher.start();
     this.podWatcher.start();
@@ -286,13 +303,24 @@ export class Agent {
   }
 }
 
+/** The launcher-pod watcher's resource name (as createLauncherPodWatcher reports it). */
+const POD_RESOURCE = 'pods';
+
+/** Watcher handlers that only note activity (any event or completed list). */
+function activityOf(mark: () => void) {
+  return { add: mark, update: mark, delete: mark, synced: mark };
+}
+
 /**
- * The watchers' observer: forwards every call to `inner` and also tells `onRequest` how each of
- * their list/watch requests ended (code 0 = network error).
+ * The watchers' observer: forwards every call to `inner`, and also tells `tap` how each of their
+ * requests ended (code 0 = network error) and every restart.
  */
 function watchObserver(
   inner: AgentObserver,
-  onRequest: (verb: string, resource: string, code: number) => void,
+  tap: {
+    request(verb: string, resource: string, code: number): void;
+    restart(resource: string, reason: string): void;
+  },
 ): AgentObserver {
   return {
     probeResult: (id, outcome, state, lag) => inner.probeResult(id, outcome, state, lag),
@@ -300,10 +328,13 @@ function watchObserver(
     probeRemoved: (id) => inner.probeRemoved(id),
     apiRequest: (verb, resource, code, seconds) => {
       inner.apiRequest(verb, resource, code, seconds);
-      onRequest(verb, resource, code);
+      tap.request(verb, resource, code);
     },
     reporterWrite: (target, result) => inner.reporterWrite(target, result),
-    watchRestart: (resource, reason) => inner.watchRestart(resource, reason),
+    watchRestart: (resource, reason) => {
+      inner.watchRestart(resource, reason);
+      tap.restart(resource, reason);
+    },
     kill: (namespace, vmi, action, outcome, reason) => inner.kill(namespace, vmi, action, outcome, reason),
   };
 }

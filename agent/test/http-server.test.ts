@@ -1,10 +1,12 @@
 import { Agent, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../src/fake-clock.js';
 import {
   AgentHttpServer,
   type AgentHttpServerOptions,
   EventLoopWatch,
   parseListenAddress,
+  WatchHealth,
 } from '../src/http/index.js';
 import type { ProbeSnapshot } from '../src/snapshot.js';
 
@@ -228,5 +230,61 @@ describe('EventLoopWatch', () => {
     expect(w.health()).toEqual({ ok: false, message: 'event loop stalled for 250 ms, 0 s ago' });
     now += 10_001;
     expect(w.health().ok).toBe(true);
+  });
+});
+
+describe('WatchHealth (/healthz watches)', () => {
+  const MIN = 60_000;
+  const setup = () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const health = new WatchHealth({ clock, resources: ['virtualmachineinstances', 'pods'] });
+    return { clock, health };
+  };
+
+  it('passes while each watcher shows activity within the limit (watch ends, lists, events)', () => {
+    const { clock, health } = setup();
+    expect(health.stallMs).toBe(20 * MIN);
+    // A quiet node: each watch ends at its server timeout (≤ 10 min) and is re-opened.
+    for (let i = 0; i < 6; i++) {
+      clock.jump(10 * MIN);
+      health.request('virtualmachineinstances', 200);
+      health.event('pods');
+      expect(health.check()).toEqual({ ok: true });
+    }
+  });
+
+  it('fails, naming the resource, when a watcher is silent far longer than a watch lasts and not backing off', () => {
+    const { clock, health } = setup();
+    clock.jump(19 * MIN);
+    health.request('pods', 200);
+    clock.jump(MIN + 1_000); // VMIs silent for 20 min 1 s; pods for 1 min
+    expect(health.check()).toEqual({
+      ok: false,
+      message: 'virtualmachineinstances watch silent for 1201s (limit 1200s)',
+    });
+    health.restart('virtualmachineinstances', 'closed'); // a routine re-watch is activity
+    expect(health.check().ok).toBe(true);
+  });
+
+  it('never fails during an API outage: the last thing seen is a failed request or an error restart', () => {
+    const { clock, health } = setup();
+    health.request('virtualmachineinstances', 0); // network error
+    health.request('pods', 503);
+    clock.jump(60 * MIN); // a list hanging in an outage: silent, but restarting would not help
+    expect(health.check()).toEqual({ ok: true });
+    health.request('pods', 200); // the API is back for pods, then pods go silent
+    health.restart('virtualmachineinstances', 'error'); // VMIs backing off
+    clock.jump(21 * MIN);
+    expect(health.check()).toMatchObject({ ok: false, message: expect.stringMatching(/^pods watch silent/) });
+  });
+
+  it('serves the check on /healthz: 503 with the reason once wedged', async () => {
+    const { clock, health } = setup();
+    const { url } = await startServer({ liveChecks: { watches: () => health.check() } });
+    expect((await call(`${url}/healthz`)).status).toBe(200);
+    clock.jump(21 * MIN);
+    const r = await call(`${url}/healthz`);
+    expect(r.status).toBe(503);
+    expect(r.body).toContain('[-]watches failed: virtualmachineinstances watch silent for 1260s');
   });
 });

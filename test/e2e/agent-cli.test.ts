@@ -87,6 +87,9 @@ describe('vmprobe agent against the test bed', () => {
         },
       );
       await waitForCondition(cluster, 'default', 'cli-vm', 'ReadinessProbe', 'True');
+      const healthz = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(healthz.status).toBe(200);
+      expect(await healthz.text()).toContain('[+]watches ok\n');
       const probes = (await (await fetch(`http://127.0.0.1:${port}/debug/probes`)).json()) as {
         vmi: string;
         probe: string;
