@@ -5,36 +5,36 @@ import type { Agent } from '@vmprobe/agent/agent';
 import { createKubeWrites } from '@vmprobe/agent/kube/writes';
 import { ApiReporter } from '@vmprobe/agent/report/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
 import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
-import { agentRbacFiles, seedVmi, startAgent } from './agent-helpers.js';
+import { type AgentBed, seedVmi, startAgentBed } from './agent-helpers.js';
 
+let bed: AgentBed | undefined;
 let cluster: TestCluster;
 let agent: Agent;
 const NS = 'churn';
 const COUNT = 500;
 
 beforeAll(async () => {
-  const rbacFiles = agentRbacFiles();
-  cluster = await startTestCluster({
-    namespaces: [NS],
-    timing: { scheduleMs: 0, bootMs: 0, terminateMs: 0 },
-    ...(rbacFiles ? { rbacFiles } : {}),
+  bed = await startAgentBed({
+    cluster: { namespaces: [NS], timing: { scheduleMs: 0, bootMs: 0, terminateMs: 0 } },
+    // The reporter's client-side write limit stays at its default (20/s): the ~2,000 writes of 500 new
+    // VMIs are still queued when they are deleted, and forget() must drop those waits (no leftover timer).
+    agents: [
+      (c) => {
+        const writes = createKubeWrites({
+          kubeConfig: c.emu.kubeConfig(VMPROBE_AGENT_USER),
+          nodeName: 'node-a',
+        });
+        return { reporter: new ApiReporter({ writes, nodeName: 'node-a' }) };
+      },
+    ],
   });
-  // The reporter's client-side write limit stays at its default (20/s): the ~2,000 writes of 500 new
-  // VMIs are still queued when they are deleted, and forget() must drop those waits (no leftover timer).
-  const kubeConfig = cluster.emu.kubeConfig(VMPROBE_AGENT_USER);
-  const writes = createKubeWrites({ kubeConfig, nodeName: 'node-a' });
-  agent = startAgent(cluster, {
-    reporter: new ApiReporter({ writes, nodeName: 'node-a' }),
-  });
-  await agent.start();
-  await agent.whenReady();
+  ({ cluster, agent } = bed);
 }, 120_000);
 
 afterAll(async () => {
-  await agent?.stop(1_000);
-  await cluster?.stop();
+  await bed?.stop();
 });
 
 function resourceCounts(): Record<string, number> {

@@ -3,36 +3,25 @@
 // the final state is written after recovery.
 import type { Agent } from '@vmprobe/agent/agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
-import { agentRbacFiles, seedVmi, startAgent, waitForCondition } from './agent-helpers.js';
+import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
+import { type AgentBed, runSeedVmi, startAgent, startAgentBed, waitForCondition } from './agent-helpers.js';
 
+let bed: AgentBed | undefined;
 let cluster: TestCluster;
 let agent: Agent;
 const NS = 'default';
 
 beforeAll(async () => {
-  const rbacFiles = agentRbacFiles();
-  cluster = await startTestCluster({ vmprobeReadinessGate: true, ...(rbacFiles ? { rbacFiles } : {}) });
-  agent = startAgent(cluster);
-  await agent.start();
-  await agent.whenReady();
+  bed = await startAgentBed({ cluster: { vmprobeReadinessGate: true } });
+  ({ cluster, agent } = bed);
 });
 
 afterAll(async () => {
-  await agent?.stop(1_000);
-  await cluster?.stop();
+  await bed?.stop();
 });
 
 async function readyVmi(name: string) {
-  await cluster.createVmi(
-    await seedVmi(SEED_VMI_FILES.readiness, name, {
-      initialDelaySeconds: 0,
-      periodSeconds: 1,
-      timeoutSeconds: 1,
-    }),
-    { namespace: NS },
-  );
-  await cluster.waitForRunning(NS, name);
+  await runSeedVmi(cluster, SEED_VMI_FILES.readiness, name, { namespace: NS });
   await waitForCondition(cluster, NS, name, 'ReadinessProbe', 'True');
 }
 

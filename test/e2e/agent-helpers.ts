@@ -1,11 +1,11 @@
-// Shared helpers for the agent e2e tests: run an in-process Agent as the vmprobe identity against the
-// test bed, read VMIProbeStatus objects, and shrink the seed's VMIs to test periods.
+// Shared helpers for the agent e2e tests: start the test bed with in-process Agents as the vmprobe
+// identity, read VMIProbeStatus objects, and shrink the seed's VMIs to test periods.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, type AgentOptions } from '@vmprobe/agent/agent';
 import { createLivenessHandler } from '@vmprobe/agent/liveness/index';
 import { silentLogger } from '@vmprobe/agent/log';
-import { readManifest, type TestCluster } from '../src/cluster.js';
+import { readManifest, startTestCluster, type TestCluster, type TestClusterOptions } from '../src/cluster.js';
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import type { Vmi } from '../src/kubevirt/index.js';
 
@@ -30,6 +30,52 @@ export function startAgent(cluster: TestCluster, over: Partial<AgentOptions> = {
     ...over,
   });
   return agent;
+}
+
+export type AgentOverrides = Partial<AgentOptions>;
+
+export interface AgentBedOptions {
+  /** startTestCluster options; without `rbacFiles`, the shipped RBAC is enforced when it exists. */
+  cluster?: TestClusterOptions;
+  /** One agent per entry: startAgent overrides, or a function of the cluster giving them. Default: one agent. */
+  agents?: Array<AgentOverrides | ((cluster: TestCluster) => AgentOverrides)>;
+}
+
+export interface AgentBed {
+  cluster: TestCluster;
+  /** The first of `agents`. */
+  agent: Agent;
+  agents: Agent[];
+  /** Stops the agents (1 s grace), then the cluster. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The usual e2e setup: a test cluster, then its agents started and ready (both lists synced). If
+ * anything fails on the way, whatever was started is stopped before the error is rethrown.
+ */
+export async function startAgentBed(opts: AgentBedOptions = {}): Promise<AgentBed> {
+  const rbacFiles = opts.cluster?.rbacFiles ?? agentRbacFiles();
+  const cluster = await startTestCluster({ ...opts.cluster, ...(rbacFiles ? { rbacFiles } : {}) });
+  const agents: Agent[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await Promise.all(agents.map((a) => a.stop(1_000)));
+      await cluster.stop();
+    })();
+    return stopped;
+  };
+  try {
+    for (const over of opts.agents ?? [{}])
+      agents.push(startAgent(cluster, typeof over === 'function' ? over(cluster) : over));
+    await Promise.all(agents.map((a) => a.start()));
+    await Promise.all(agents.map((a) => a.whenReady()));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { cluster, agent: agents[0]!, agents, stop };
 }
 
 export interface ProbeStatusObject {
@@ -81,6 +127,21 @@ export function waitForCondition(
     },
     { timeoutMs, description: `${namespace}/${name} ${type}=${status}` },
   );
+}
+
+/** Test-speed probe timings: no initial delay, a 1 s period and timeout. */
+export const FAST_TIMINGS = { initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1 } as const;
+
+/** Creates seedVmi(file, name, timings) in `namespace` (default 'default') and waits until it runs. */
+export async function runSeedVmi(
+  cluster: TestCluster,
+  file: string,
+  name: string,
+  opts: { namespace?: string; timings?: Parameters<typeof seedVmi>[2] } = {},
+) {
+  const namespace = opts.namespace ?? 'default';
+  await cluster.createVmi(await seedVmi(file, name, opts.timings ?? FAST_TIMINGS), { namespace });
+  return cluster.waitForRunning(namespace, name);
 }
 
 /** A seed VMI with test-sized timings (the seed's 120 s delay and 20 s period, shrunk). */

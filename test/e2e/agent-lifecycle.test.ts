@@ -3,45 +3,35 @@
 // and after a migration the VMI is probed by the agent of the node it moved to.
 import type { Agent } from '@vmprobe/agent/agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
 import {
-  agentRbacFiles,
+  type AgentBed,
   conditionOf,
   probeStatus,
-  seedVmi,
-  startAgent,
+  runSeedVmi,
+  startAgentBed,
   waitForCondition,
 } from './agent-helpers.js';
 
+let bed: AgentBed | undefined;
 let cluster: TestCluster;
-let agentA: Agent;
-let agentB: Agent;
+let agentA: Agent; // node-a's (node-b's agent shows itself through what it reports)
 const NS = 'default';
 
 beforeAll(async () => {
-  const rbacFiles = agentRbacFiles();
-  cluster = await startTestCluster({ nodes: ['node-a', 'node-b'], ...(rbacFiles ? { rbacFiles } : {}) });
-  agentA = startAgent(cluster, { nodeName: 'node-a' });
-  agentB = startAgent(cluster, { nodeName: 'node-b' });
-  await Promise.all([agentA.start(), agentB.start()]);
-  await Promise.all([agentA.whenReady(), agentB.whenReady()]);
+  bed = await startAgentBed({
+    cluster: { nodes: ['node-a', 'node-b'] },
+    agents: [{ nodeName: 'node-a' }, { nodeName: 'node-b' }],
+  });
+  ({ cluster, agent: agentA } = bed);
 });
 
 afterAll(async () => {
-  await Promise.all([agentA?.stop(1_000), agentB?.stop(1_000)]);
-  await cluster?.stop();
+  await bed?.stop();
 });
 
 async function liveVmi(name: string) {
-  await cluster.createVmi(
-    await seedVmi(SEED_VMI_FILES.httpLiveness, name, {
-      initialDelaySeconds: 0,
-      periodSeconds: 1,
-      timeoutSeconds: 1,
-    }),
-    { namespace: NS },
-  );
-  const running = await cluster.waitForRunning(NS, name);
+  const running = await runSeedVmi(cluster, SEED_VMI_FILES.httpLiveness, name, { namespace: NS });
   await waitForCondition(cluster, NS, name, 'LivenessProbe', 'True');
   const vm = cluster.kubevirt.vmFor(NS, name);
   if (!vm) throw new Error('no VM');

@@ -2,34 +2,37 @@
 // successThreshold 3), with test-sized delays and periods, probed by an in-process agent running as
 // the vmprobe service account; readiness travels through the launcher pod's gate to the pod's and
 // the VMI's Ready and to the Service's EndpointSlice.
-import type { Agent } from '@vmprobe/agent/agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
 import {
-  agentRbacFiles,
+  type AgentBed,
   conditionOf,
   probeStatus,
-  seedVmi,
-  startAgent,
+  runSeedVmi,
+  startAgentBed,
   waitForCondition,
 } from './agent-helpers.js';
 
+let bed: AgentBed | undefined;
 let cluster: TestCluster;
-let agent: Agent;
 const NS = 'default';
 
 beforeAll(async () => {
-  const rbacFiles = agentRbacFiles();
-  cluster = await startTestCluster({ vmprobeReadinessGate: true, ...(rbacFiles ? { rbacFiles } : {}) });
-  agent = startAgent(cluster);
-  await agent.start();
-  await agent.whenReady();
+  bed = await startAgentBed({ cluster: { vmprobeReadinessGate: true } });
+  cluster = bed.cluster;
 });
 
 afterAll(async () => {
-  await agent?.stop(1_000);
-  await cluster?.stop();
+  await bed?.stop();
 });
+
+/** A seed VMI probed every second with this initial delay, Running. */
+function runSeed(file: string, name: string, initialDelaySeconds: number) {
+  return runSeedVmi(cluster, file, name, {
+    namespace: NS,
+    timings: { initialDelaySeconds, periodSeconds: 1, timeoutSeconds: 1 },
+  });
+}
 
 function vmOf(name: string) {
   const vm = cluster.kubevirt.vmFor(NS, name);
@@ -39,15 +42,7 @@ function vmOf(name: string) {
 
 describe('seed: HTTP liveness probe with an initial delay', () => {
   it('sends no probe before initialDelaySeconds after Running, then reports LivenessProbe True; a dead server turns it False after failureThreshold', async () => {
-    await cluster.createVmi(
-      await seedVmi(SEED_VMI_FILES.httpLiveness, 'http-live', {
-        initialDelaySeconds: 2,
-        periodSeconds: 1,
-        timeoutSeconds: 1,
-      }),
-      { namespace: NS },
-    );
-    const { vmi } = await cluster.waitForRunning(NS, 'http-live');
+    const { vmi } = await runSeed(SEED_VMI_FILES.httpLiveness, 'http-live', 2);
     await waitForCondition(cluster, NS, 'http-live', 'LivenessProbe', 'True');
     const running = vmi.status?.phaseTransitionTimestamps?.find(
       (t) => t.phase === 'Running',
@@ -68,15 +63,7 @@ describe('seed: HTTP liveness probe with an initial delay', () => {
 
 describe('seed: TCP liveness probe with an initial delay', () => {
   it('reports LivenessProbe True once the port accepts, False after three refused connects', async () => {
-    await cluster.createVmi(
-      await seedVmi(SEED_VMI_FILES.tcpLiveness, 'tcp-live', {
-        initialDelaySeconds: 1,
-        periodSeconds: 1,
-        timeoutSeconds: 1,
-      }),
-      { namespace: NS },
-    );
-    const { pod } = await cluster.waitForRunning(NS, 'tcp-live');
+    const { pod } = await runSeed(SEED_VMI_FILES.tcpLiveness, 'tcp-live', 1);
     await waitForCondition(cluster, NS, 'tcp-live', 'LivenessProbe', 'True');
     const st = await probeStatus(cluster, NS, 'tcp-live');
     expect(st?.status?.target).toBe(pod.status?.podIP);
@@ -95,15 +82,7 @@ describe('seed: readiness probe, failureThreshold 3 / successThreshold 3', () =>
         spec: { selector: { app: 'ready-vm' }, ports: [{ port: 80, targetPort: 1500 }] },
       },
     });
-    await cluster.createVmi(
-      await seedVmi(SEED_VMI_FILES.readiness, 'ready-vm', {
-        initialDelaySeconds: 1,
-        periodSeconds: 1,
-        timeoutSeconds: 1,
-      }),
-      { namespace: NS },
-    );
-    await cluster.waitForRunning(NS, 'ready-vm');
+    await runSeed(SEED_VMI_FILES.readiness, 'ready-vm', 1);
     // New VMI: readiness starts False.
     await waitForCondition(cluster, NS, 'ready-vm', 'ReadinessProbe', 'False');
     const vm = vmOf('ready-vm');

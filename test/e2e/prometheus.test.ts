@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from '@vmprobe/agent/agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
-import { agentRbacFiles, seedVmi, startAgent, waitForCondition } from './agent-helpers.js';
+import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
+import { type AgentBed, runSeedVmi, startAgentBed, waitForCondition } from './agent-helpers.js';
 
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
@@ -20,6 +20,7 @@ if (!hasPrometheus)
 const NS = 'default';
 const VMI = 'prom-web';
 
+let bed: AgentBed | undefined;
 let cluster: TestCluster;
 let agent: Agent;
 let agentUrl = '';
@@ -69,12 +70,12 @@ async function waitForValue(promql: string, value: string, timeoutMs = 20_000): 
 
 beforeAll(async () => {
   if (!hasPrometheus) return;
-  const rbacFiles = agentRbacFiles();
-  cluster = await startTestCluster({ vmprobeReadinessGate: true, ...(rbacFiles ? { rbacFiles } : {}) });
-  // Liveness action none: the failing VMI stays (with stop-launcher it would be gone, and its series too).
-  agent = startAgent(cluster, { listen: '127.0.0.1:0', processMetrics: true, liveness: undefined });
-  await agent.start();
-  await agent.whenReady();
+  bed = await startAgentBed({
+    cluster: { vmprobeReadinessGate: true },
+    // Liveness action none: the failing VMI stays (with stop-launcher it would be gone, and its series too).
+    agents: [{ listen: '127.0.0.1:0', processMetrics: true, liveness: undefined }],
+  });
+  ({ cluster, agent } = bed);
   const bound = agent.address();
   if (!bound) throw new Error('agent has no HTTP address');
   agentUrl = bound.url;
@@ -130,8 +131,7 @@ afterAll(async () => {
     prometheus.kill('SIGTERM');
     await exited;
   }
-  await agent?.stop(1_000);
-  await cluster?.stop();
+  await bed?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -143,15 +143,7 @@ describe.skipIf(!hasPrometheus)('real Prometheus scraping the agent', () => {
   });
 
   it("reads a VMI's liveness state back through PromQL, before and after its server dies", async () => {
-    await cluster.createVmi(
-      await seedVmi(SEED_VMI_FILES.httpLiveness, VMI, {
-        initialDelaySeconds: 0,
-        periodSeconds: 1,
-        timeoutSeconds: 1,
-      }),
-      { namespace: NS },
-    );
-    await cluster.waitForRunning(NS, VMI);
+    await runSeedVmi(cluster, SEED_VMI_FILES.httpLiveness, VMI, { namespace: NS });
     await waitForCondition(cluster, NS, VMI, 'LivenessProbe', 'True');
     const ok = await waitForValue(
       `vmprobe_probe_status{namespace="${NS}",vmi="${VMI}",probe="liveness",status="success"}`,
