@@ -1,11 +1,11 @@
 // Higher-level KubeVirt behaviour the agent relies on: VirtualMachine runStrategy Always restarts a
 // failed VMI as a fresh one, a VMIRS keeps its count, pause and live migration write what the agent
 // reads — and the emulated controllers ride out API faults (outage, dropped watches, 410, 5xx).
-import { request } from 'node:http';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest, SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
 import type { VirtualMachine, VirtualMachineInstanceReplicaSet, Vmi } from '../src/kubevirt/index.js';
+import { httpStatus } from '../src/vmsim/clients.js';
 
 let cluster: TestCluster;
 const controllerErrors: Array<{ component: string; err: unknown }> = [];
@@ -32,6 +32,24 @@ async function template(labels: Record<string, string>) {
   return { metadata: { labels }, spec: seed.spec };
 }
 
+/** A VirtualMachine in 'default' whose template is the seed's HTTP-liveness VMI labelled app=<name>. */
+async function createVm(
+  name: string,
+  spec: Omit<NonNullable<VirtualMachine['spec']>, 'template'>,
+): Promise<void> {
+  await cluster.custom.createNamespacedCustomObject({
+    ...KV,
+    plural: 'virtualmachines',
+    namespace: 'default',
+    body: {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachine',
+      metadata: { name },
+      spec: { ...spec, template: await template({ app: name }) },
+    },
+  });
+}
+
 async function getVm(name: string): Promise<VirtualMachine> {
   return (await cluster.custom.getNamespacedCustomObject({
     ...KV,
@@ -39,19 +57,6 @@ async function getVm(name: string): Promise<VirtualMachine> {
     namespace: 'default',
     name,
   })) as VirtualMachine;
-}
-
-/** Answers within 1 s, or rejects (a paused VM hangs). */
-function httpStatus(host: string, port = 1500): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: '/', agent: false, timeout: 1000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 async function killLauncher(namespace: string, vmiName: string): Promise<void> {
@@ -62,17 +67,7 @@ async function killLauncher(namespace: string, vmiName: string): Promise<void> {
 
 describe('VirtualMachine', () => {
   it('runStrategy Always starts a VMI, and replaces a failed one with a fresh VMI (new uid, new address)', async () => {
-    await cluster.custom.createNamespacedCustomObject({
-      ...KV,
-      plural: 'virtualmachines',
-      namespace: 'default',
-      body: {
-        apiVersion: 'kubevirt.io/v1',
-        kind: 'VirtualMachine',
-        metadata: { name: 'vm-always' },
-        spec: { runStrategy: 'Always', template: await template({ app: 'vm-always' }) },
-      },
-    });
+    await createVm('vm-always', { runStrategy: 'Always' });
     const first = await cluster.waitForRunning('default', 'vm-always');
     const vm = await getVm('vm-always');
     expect(first.vmi.metadata?.ownerReferences).toEqual([
@@ -113,17 +108,7 @@ describe('VirtualMachine', () => {
   });
 
   it('running: true is Always; switching to runStrategy Halted stops the VMI', async () => {
-    await cluster.custom.createNamespacedCustomObject({
-      ...KV,
-      plural: 'virtualmachines',
-      namespace: 'default',
-      body: {
-        apiVersion: 'kubevirt.io/v1',
-        kind: 'VirtualMachine',
-        metadata: { name: 'vm-running' },
-        spec: { running: true, template: await template({ app: 'vm-running' }) },
-      },
-    });
+    await createVm('vm-running', { running: true });
     await cluster.waitForRunning('default', 'vm-running');
     // A merge patch, so the controller's concurrent status writes cannot make it conflict.
     await cluster.custom.patchNamespacedCustomObject(

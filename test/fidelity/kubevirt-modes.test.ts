@@ -1,10 +1,10 @@
 // The same lifecycle over HTTPS (the emulator's own CA in the controllers' kubeconfig) and, as
 // root, with VMs in their own network namespaces — where a paused VM drops packets for real.
-import { request } from 'node:http';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
 import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
+import { httpStatus } from '../src/vmsim/clients.js';
 import { isRoot } from '../src/vmsim/index.js';
 
 const started: TestCluster[] = [];
@@ -12,18 +12,6 @@ const started: TestCluster[] = [];
 afterAll(async () => {
   for (const c of started) await c.stop();
 });
-
-function httpStatus(host: string, port = 1500): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: '/', agent: false, timeout: 1000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('over HTTPS', () => {
   it('the controllers reach the emulator through its CA and run a seed VMI', async () => {

@@ -92,3 +92,10 @@ export function tcpConnect(host: string, port: number, timeoutMs = 2000): Promis
     );
   });
 }
+
+/** The status of one GET to host:port/ within `timeoutMs`; rejects on a timeout or a socket error. */
+export async function httpStatus(host: string, port = 1500, timeoutMs = 1000): Promise<number> {
+  const o = await httpGet(host, port, { timeoutMs });
+  if (o.kind === 'response') return o.result.status;
+  throw new Error(`GET http://${host}:${port}/: ${o.kind === 'timeout' ? 'timeout' : o.code}`);
+}
