@@ -2,7 +2,12 @@
 // root, with VMs in their own network namespaces — where a paused VM drops packets for real.
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import {
+  SEED_VMI_FILES,
+  startTestCluster,
+  type TestCluster,
+  type TestClusterOptions,
+} from '../src/cluster.js';
 import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import { httpStatus } from '../src/vmsim/clients.js';
 import { isRoot } from '../src/vmsim/index.js';
@@ -13,10 +18,16 @@ afterAll(async () => {
   for (const c of started) await c.stop();
 });
 
+/** A test cluster stopped in afterAll. */
+async function startCluster(opts: TestClusterOptions): Promise<TestCluster> {
+  const cluster = await startTestCluster(opts);
+  started.push(cluster);
+  return cluster;
+}
+
 describe('over HTTPS', () => {
   it('the controllers reach the emulator through its CA and run a seed VMI', async () => {
-    const cluster = await startTestCluster({ tls: true });
-    started.push(cluster);
+    const cluster = await startCluster({ tls: true });
     expect(cluster.emu.url).toMatch(/^https:/);
     await cluster.loadVmi(SEED_VMI_FILES.httpLiveness, { name: 'tls-vmi' });
     const { pod } = await cluster.waitForRunning('default', 'tls-vmi');
@@ -27,14 +38,13 @@ describe('over HTTPS', () => {
 describe('with RBAC enforced', () => {
   it("KubeVirt's RBAC fixture is all the emulated controllers need", async () => {
     const denied: unknown[] = [];
-    const cluster = await startTestCluster({
+    const cluster = await startCluster({
       rbacFiles: [], // enforce: only test/fixtures/rbac/kubevirt.yaml grants anything
       nodes: ['node-a', 'node-b'],
       onControllerError: (_c, _k, err) => {
         if ((err as { code?: number }).code === 403) denied.push(err);
       },
     });
-    started.push(cluster);
     await cluster.loadVmi(SEED_VMI_FILES.readiness, { name: 'rbac-vmi' });
     await cluster.waitForRunning('default', 'rbac-vmi');
     await cluster.kubevirt.pause('default', 'rbac-vmi');
@@ -56,8 +66,7 @@ describe('VMs in network namespaces (root)', () => {
   it.skipIf(!isRoot)(
     'a seed VMI runs on its namespace address; pause makes it unreachable, unpause restores it',
     async () => {
-      const cluster = await startTestCluster({ vmsimMode: 'netns' });
-      started.push(cluster);
+      const cluster = await startCluster({ vmsimMode: 'netns' });
       await cluster.loadVmi(SEED_VMI_FILES.readiness, { name: 'ns-vmi' });
       const { vmi, pod } = await cluster.waitForRunning('default', 'ns-vmi', { timeoutMs: 20_000 });
       const ip = pod.status?.podIP ?? '';
