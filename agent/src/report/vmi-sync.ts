@@ -1,0 +1,282 @@
+// One sync of one VMI: writes what differs between its desired report and what the API stores, to
+// three independent targets, and says how it went. It does not schedule, retry or back off — the
+// caller (ApiReporter) runs at most one sync per VMI at a time and decides what a SyncResult means.
+//
+// - VMIProbeStatus: create on first sight (409 AlreadyExists → read it and adopt it by a metadata
+//   merge patch: owner + node label), then a status merge patch when the status differs. A 404 on a
+//   patch forgets the object (created next time); a 409 re-reads it first.
+// - Pod gate: one strategic merge of `vmprobe.io/ReadinessProbe` per launcher pod when it differs
+//   (the last returned value, else the informer cache). 404 or another pod under that name: nothing
+//   to write.
+// - Events: the VMI's pending Events; a denied one, or one failed `maxEventAttempts` times, is dropped.
+// - Every write takes a token (aborted by the VMI's AbortSignal) and is verified against the object
+//   the API returned: a write not stored is a WriteNotStoredError, never a success.
+// A failing target does not stop the others (a missing RBAC rule breaks only its own call).
+import { LABEL_PROBE_STATUS_NODE, POD_READINESS_CONDITION } from '@vmprobe/shared';
+import type { Clock } from '../clock.js';
+import {
+  ApiWriteError,
+  type KubeWrites,
+  type PodConditionRead,
+  type PodConditionWrite,
+  type ProbeStatusObject,
+  rfc3339,
+  vmiOwnerReference,
+} from '../kube/writes.js';
+import type { Logger } from '../log.js';
+import type { AgentObserver } from '../observer.js';
+import { type EventRecorder, resultOf } from './events.js';
+import { RateLimiterAbortedError, type TokenBucket } from './rate-limit.js';
+import {
+  desiredStatus,
+  errText,
+  newProbeStatusObject,
+  podConditionMatches,
+  statusMatches,
+} from './status-body.js';
+import type { ProbeConditionReport, VmiProbeReport } from './types.js';
+import type { VmiState } from './vmi-state.js';
+
+/** A write whose returned object does not hold what was written (silently dropped or reverted). */
+export class WriteNotStoredError extends Error {
+  override readonly name = 'WriteNotStoredError';
+  readonly code = 'WriteNotStored';
+  constructor(
+    readonly target: 'probestatus' | 'pod',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SyncResult {
+  ok: boolean;
+  /** Failed for a reason that heals (429/5xx/network/409/not stored): back off exponentially. */
+  health?: boolean;
+  /** Among those, a network error or 5xx and no 429: an API outage (short backoff, apiReachable). */
+  outage?: boolean;
+  retryAfterSeconds?: number | undefined;
+}
+
+export interface VmiSyncOptions {
+  writes: KubeWrites;
+  nodeName: string;
+  clock: Clock;
+  log: Logger;
+  observer: AgentObserver;
+  limiter: TokenBucket;
+  events: EventRecorder;
+  maxEventAttempts: number;
+  podCondition: ((namespace: string, name: string) => PodConditionRead | undefined) | undefined;
+}
+
+export class VmiSync {
+  constructor(private readonly o: VmiSyncOptions) {}
+
+  /** Writes the latest desired state of `st` to all three targets; failures are returned, not thrown. */
+  async sync(st: VmiState): Promise<SyncResult> {
+    const failures: unknown[] = [];
+    const report = st.desired;
+    try {
+      await this.syncProbeStatus(st, report);
+    } catch (err) {
+      failures.push(err);
+      this.logFailure(st, 'probestatus', err);
+    }
+    if (st.abort.signal.aborted) return { ok: false };
+    const readiness = report.conditions.find((c) => c.kind === 'readiness');
+    const listed = new Set(report.launcherPods.map((p) => p.uid));
+    for (const uid of [...st.pods.keys()]) if (!listed.has(uid)) st.pods.delete(uid);
+    if (readiness) {
+      for (const pod of report.launcherPods) {
+        if (st.abort.signal.aborted) return { ok: false };
+        try {
+          await this.syncPod(st, pod, readiness);
+        } catch (err) {
+          failures.push(err);
+          this.logFailure(st, 'pod', err, pod.name);
+        }
+      }
+    }
+    for (const [key, pe] of [...st.pendingEvents]) {
+      if (st.abort.signal.aborted) return { ok: false };
+      try {
+        await this.o.events.record(st.vmi, pe.intent, st.abort.signal);
+        st.pendingEvents.delete(key);
+      } catch (err) {
+        if (err instanceof RateLimiterAbortedError) return { ok: false };
+        pe.attempts++;
+        const permanent = !(err instanceof ApiWriteError && err.retryable);
+        if (permanent || pe.attempts >= this.o.maxEventAttempts) {
+          st.pendingEvents.delete(key);
+          this.o.log.warn(
+            { vmi: st.vmi.name, namespace: st.vmi.namespace, reason: pe.intent.reason, err: errText(err) },
+            'dropping event after failed write',
+          );
+        } else {
+          failures.push(err);
+          this.logFailure(st, 'event', err);
+        }
+      }
+    }
+    return summarize(failures);
+  }
+
+  private async syncProbeStatus(st: VmiState, report: VmiProbeReport): Promise<void> {
+    const { writes, limiter, observer, clock } = this.o;
+    const node = this.o.nodeName;
+    const { namespace, name, uid } = report.vmi;
+    if (!st.object) {
+      const body = newProbeStatusObject(report, node, clock.now());
+      await limiter.take(st.abort.signal);
+      try {
+        st.object = await writes.createProbeStatus(body);
+        observer.reporterWrite('probestatus', 'ok');
+      } catch (err) {
+        if (err instanceof ApiWriteError && err.code === 'AlreadyExists') {
+          observer.reporterWrite('probestatus', 'conflict');
+          st.object = await writes.getProbeStatus(namespace, name);
+        } else {
+          observer.reporterWrite('probestatus', resultOf(err));
+          throw err;
+        }
+      }
+    }
+    const meta = st.object.metadata;
+    const ownerOk = (meta.ownerReferences ?? []).some((o) => o.uid === uid);
+    const nodeOk = meta.labels?.[LABEL_PROBE_STATUS_NODE] === node;
+    if (!ownerOk || !nodeOk) {
+      // An object left by an earlier VMI of the same name (its GC is pending) or by another node's
+      // agent before a migration: adopt it.
+      const patch: Parameters<KubeWrites['patchProbeStatusMetadata']>[2] = {
+        labels: { [LABEL_PROBE_STATUS_NODE]: node },
+      };
+      if (!ownerOk) patch.ownerReferences = [vmiOwnerReference(report.vmi)];
+      await limiter.take(st.abort.signal);
+      st.object = await this.guarded(st, () => writes.patchProbeStatusMetadata(namespace, name, patch));
+    }
+    const desired = desiredStatus(report, st.object.status, clock.now());
+    if (statusMatches(st.object.status, desired)) return;
+    const patch = { ...desired, target: desired.target ?? null };
+    await limiter.take(st.abort.signal);
+    const returned = await this.guarded(st, () => writes.patchProbeStatusStatus(namespace, name, patch));
+    st.object = returned;
+    if (!statusMatches(returned.status, desired)) {
+      observer.reporterWrite('probestatus', 'error');
+      throw new WriteNotStoredError(
+        'probestatus',
+        `VMIProbeStatus ${namespace}/${name}: the API returned 200 but the status written is not stored`,
+      );
+    }
+    observer.reporterWrite('probestatus', 'ok');
+  }
+
+  /** Runs a VMIProbeStatus patch; maps 404 (object gone: create next time) and 409 (re-read) onto `st`. */
+  private async guarded(st: VmiState, fn: () => Promise<ProbeStatusObject>): Promise<ProbeStatusObject> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.o.observer.reporterWrite('probestatus', resultOf(err));
+      if (err instanceof ApiWriteError && err.code === 'NotFound') st.object = undefined;
+      if (err instanceof ApiWriteError && err.code === 'Conflict') {
+        try {
+          st.object = await this.o.writes.getProbeStatus(st.vmi.namespace, st.vmi.name);
+        } catch (getErr) {
+          if (getErr instanceof ApiWriteError && getErr.code === 'NotFound') st.object = undefined;
+        }
+      }
+      throw err;
+    }
+  }
+
+  private async syncPod(
+    st: VmiState,
+    pod: { namespace: string; name: string; uid: string },
+    readiness: ProbeConditionReport,
+  ): Promise<void> {
+    const { writes, observer } = this.o;
+    const known = st.pods.get(pod.uid) ?? this.o.podCondition?.(pod.namespace, pod.name);
+    if (known && podConditionMatches(known, readiness)) {
+      st.pods.set(pod.uid, known);
+      return;
+    }
+    const now = this.o.clock.now();
+    const write: PodConditionWrite = {
+      type: POD_READINESS_CONDITION,
+      status: readiness.status,
+      reason: readiness.reason,
+      message: readiness.message,
+      lastTransitionTime:
+        known && known.status === readiness.status && known.lastTransitionTime
+          ? known.lastTransitionTime
+          : rfc3339(now),
+    };
+    await this.o.limiter.take(st.abort.signal);
+    let returned: Awaited<ReturnType<KubeWrites['patchPodCondition']>>;
+    try {
+      returned = await writes.patchPodCondition(pod.namespace, pod.name, write);
+    } catch (err) {
+      if (err instanceof ApiWriteError && err.code === 'NotFound') {
+        // The pod is gone (the manager will list the new one): nothing to write.
+        st.pods.delete(pod.uid);
+        observer.reporterWrite('pod', 'ok');
+        return;
+      }
+      observer.reporterWrite('pod', resultOf(err));
+      throw err;
+    }
+    if (returned.metadata.uid && returned.metadata.uid !== pod.uid) {
+      // Same name, another pod: not ours to gate.
+      st.pods.delete(pod.uid);
+      observer.reporterWrite('pod', 'ok');
+      return;
+    }
+    const stored = returned.conditions.find((c) => c.type === POD_READINESS_CONDITION);
+    if (!stored || !podConditionMatches(stored, readiness)) {
+      st.pods.delete(pod.uid);
+      observer.reporterWrite('pod', 'error');
+      throw new WriteNotStoredError(
+        'pod',
+        `pod ${pod.namespace}/${pod.name}: the API returned 200 but condition ${POD_READINESS_CONDITION} is not stored`,
+      );
+    }
+    st.pods.set(pod.uid, stored);
+    observer.reporterWrite('pod', 'ok');
+  }
+
+  private logFailure(st: VmiState, target: string, err: unknown, pod?: string): void {
+    if (err instanceof RateLimiterAbortedError) return; // forgotten or stopped: nothing to report
+    const fields = {
+      namespace: st.vmi.namespace,
+      vmi: st.vmi.name,
+      target,
+      pod,
+      err: errText(err),
+      code: (err as { code?: unknown }).code,
+      status: err instanceof ApiWriteError ? err.status : undefined,
+    };
+    if (err instanceof WriteNotStoredError) this.o.log.warn(fields, 'write not stored; will retry');
+    else if (err instanceof ApiWriteError && err.retryable)
+      this.o.log.info(fields, 'write failed; will retry');
+    else this.o.log.error(fields, 'write failed');
+  }
+}
+
+/** What the failures of one sync mean for its retry. */
+function summarize(failures: unknown[]): SyncResult {
+  if (failures.length === 0) return { ok: true };
+  let health = false;
+  let outage = false;
+  let throttled = false;
+  let retryAfterSeconds: number | undefined;
+  for (const f of failures) {
+    if (f instanceof ApiWriteError && f.retryable) health = true;
+    if (f instanceof WriteNotStoredError) health = true;
+    if (f instanceof ApiWriteError && (f.status === 0 || f.status >= 500)) outage = true;
+    if (f instanceof ApiWriteError && f.status === 429) throttled = true;
+    if (f instanceof ApiWriteError && f.retryAfterSeconds !== undefined)
+      retryAfterSeconds = Math.max(retryAfterSeconds ?? 0, f.retryAfterSeconds);
+  }
+  // A 429 in the same sync wins: the server asked this client to slow down.
+  return { ok: false, health, outage: outage && !throttled, retryAfterSeconds };
+}
