@@ -5,28 +5,26 @@ import type { Agent } from '@vmprobe/agent/agent';
 import { createLivenessHandler } from '@vmprobe/agent/liveness/index';
 import type { ApiReporter } from '@vmprobe/agent/report/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
 import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import type { Vmi } from '../src/kubevirt/index.js';
-import { agentRbacFiles, probeStatus, seedVmi, startAgent, waitForCondition } from './agent-helpers.js';
+import { type AgentBed, probeStatus, seedVmi, startAgentBed, waitForCondition } from './agent-helpers.js';
 
+let bed: AgentBed;
 let cluster: TestCluster;
 let agent: Agent;
 const NS = 'default';
 
 beforeAll(async () => {
-  const rbacFiles = agentRbacFiles();
-  cluster = await startTestCluster({ vmprobeReadinessGate: true, ...(rbacFiles ? { rbacFiles } : {}) });
-  agent = startAgent(cluster, {
-    liveness: (deps) => createLivenessHandler('stop-launcher', deps, { settleMs: 200 }),
+  bed = await startAgentBed({
+    cluster: { vmprobeReadinessGate: true },
+    agents: [{ liveness: (deps) => createLivenessHandler('stop-launcher', deps, { settleMs: 200 }) }],
   });
-  await agent.start();
-  await agent.whenReady();
+  ({ cluster, agent } = bed);
 });
 
 afterAll(async () => {
-  await agent?.stop(1_000);
-  await cluster?.stop();
+  await bed?.stop();
 });
 
 /** The seed's readiness VMI (HTTP :1500) plus a TCP liveness probe, at test speed. */

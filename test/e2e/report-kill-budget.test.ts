@@ -1,37 +1,38 @@
 // The kill budget on a node-wide fault: VMs in real network namespaces (root) all become unreachable
 // at once (blackhole) — the agent holds every stop back with a KillHeldBack event; a single VM that
 // fails alone is still stopped.
-import type { Agent } from '@vmprobe/agent/agent';
 import { createLivenessHandler } from '@vmprobe/agent/liveness/index';
 import { isRoot } from '@vmprobe/test/vmsim/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
 import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
-import { agentRbacFiles, seedVmi, startAgent, waitForCondition } from './agent-helpers.js';
+import { type AgentBed, seedVmi, startAgentBed, waitForCondition } from './agent-helpers.js';
 
 if (!isRoot)
   console.log('report-kill-budget: skipped — the node-wide fault uses network namespaces, which need root');
 
 const NS = 'default';
 const NAMES = ['kb-1', 'kb-2', 'kb-3', 'kb-4', 'kb-5'];
+let bed: AgentBed;
 let cluster: TestCluster;
-let agent: Agent;
 
 describe.skipIf(!isRoot)('kill budget on a node-wide fault', () => {
   beforeAll(async () => {
-    const rbacFiles = agentRbacFiles();
-    cluster = await startTestCluster({ vmsimMode: 'netns', ...(rbacFiles ? { rbacFiles } : {}) });
-    agent = startAgent(cluster, {
-      liveness: (deps) =>
-        createLivenessHandler('stop-launcher', deps, {
-          settleMs: 2_000,
-          maxKillsPerMinute: 10,
-          // Failures count together for 5 s (default 60 s), so the second test need not wait a minute.
-          budget: { windowMs: 5_000 },
-        }),
+    bed = await startAgentBed({
+      cluster: { vmsimMode: 'netns' },
+      agents: [
+        {
+          liveness: (deps) =>
+            createLivenessHandler('stop-launcher', deps, {
+              settleMs: 2_000,
+              maxKillsPerMinute: 10,
+              // Failures count together for 5 s (default 60 s), so the second test need not wait a minute.
+              budget: { windowMs: 5_000 },
+            }),
+        },
+      ],
     });
-    await agent.start();
-    await agent.whenReady();
+    cluster = bed.cluster;
     for (const name of NAMES) {
       const vmi = await seedVmi(SEED_VMI_FILES.tcpLiveness, name, {
         initialDelaySeconds: 0,
@@ -48,8 +49,7 @@ describe.skipIf(!isRoot)('kill budget on a node-wide fault', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await agent?.stop(1_000);
-    await cluster?.stop();
+    await bed?.stop();
   });
 
   const deletesSince = (t: number) =>

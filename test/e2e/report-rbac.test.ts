@@ -2,39 +2,42 @@
 // taken away breaks exactly the call that needs it, and the agent's other writes go on. The role is
 // edited at run time through the API as admin; the emulator enforces it for the agent identity.
 import { RbacAuthorizationV1Api, type V1ClusterRole, type V1PolicyRule } from '@kubernetes/client-node';
-import type { Agent } from '@vmprobe/agent/agent';
 import { createKubeWrites } from '@vmprobe/agent/kube/writes';
 import { ApiReporter } from '@vmprobe/agent/report/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
 import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
-import { RBAC_FILE, seedVmi, startAgent, waitForCondition } from './agent-helpers.js';
+import { type AgentBed, RBAC_FILE, seedVmi, startAgentBed, waitForCondition } from './agent-helpers.js';
 
+let bed: AgentBed;
 let cluster: TestCluster;
-let agent: Agent;
 let rbac: RbacAuthorizationV1Api;
 let original: V1PolicyRule[];
 const NS = 'default';
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ vmprobeReadinessGate: true, rbacFiles: [RBAC_FILE] });
+  bed = await startAgentBed({
+    cluster: { vmprobeReadinessGate: true, rbacFiles: [RBAC_FILE] },
+    agents: [
+      (c) => {
+        const kubeConfig = c.emu.kubeConfig(VMPROBE_AGENT_USER);
+        // A reporter with short backoff so a restored rule shows its effect within the test.
+        const reporter = new ApiReporter({
+          writes: createKubeWrites({ kubeConfig, nodeName: 'node-a' }),
+          nodeName: 'node-a',
+          backoff: { initialMs: 100, maxMs: 500 },
+        });
+        return { kubeConfig, reporter };
+      },
+    ],
+  });
+  cluster = bed.cluster;
   rbac = cluster.admin.makeApiClient(RbacAuthorizationV1Api);
   original = (await rbac.readClusterRole({ name: 'vmprobe' })).rules ?? [];
-  const kubeConfig = cluster.emu.kubeConfig(VMPROBE_AGENT_USER);
-  // A reporter with short backoff so a restored rule shows its effect within the test.
-  const reporter = new ApiReporter({
-    writes: createKubeWrites({ kubeConfig, nodeName: 'node-a' }),
-    nodeName: 'node-a',
-    backoff: { initialMs: 100, maxMs: 500 },
-  });
-  agent = startAgent(cluster, { kubeConfig, reporter });
-  await agent.start();
-  await agent.whenReady();
 });
 
 afterAll(async () => {
-  await agent?.stop(1_000);
-  await cluster?.stop();
+  await bed?.stop();
 });
 
 async function setRules(rules: V1PolicyRule[]): Promise<void> {
