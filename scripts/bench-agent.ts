@@ -1,12 +1,14 @@
 // Benchmark: the agent as shipped probing 1,000 VMIs × 2 probes (liveness tcpSocket + readiness
 // httpGet) at periodSeconds 1, against design §6.
 //
-//   npm run bench:agent -- [--vmis 1000] [--seconds 60] [--node-options '…'] [--max-warmup 600]
+//   npm run bench:agent -- [--vmis 1000] [--seconds 60] [--node-options '…'] [--node-args '…'] [--max-warmup 600]
 //
 // Three processes: this one (the harness: polls and prints), the test bed (API emulator, emulated
 // KubeVirt, VM simulator in loopback mode) in a forked child, and the agent — the built
 // `agent/dist` under plain `node`, started as `node agent/bin/vmprobe.js agent` with the DaemonSet's
 // args and NODE_OPTIONS (read from manifests/base/daemonset.yaml unless --node-options is given).
+// `--node-args` adds node command-line flags that NODE_OPTIONS refuses, for profiling only (e.g.
+// `--node-args='--cpu-prof --cpu-prof-dir=/tmp/prof'`; the profile is written when the agent exits).
 // Needs `npm run build` first.
 //
 // Warm-up is not measured: the window starts once every probe reports success in /debug/probes,
@@ -207,7 +209,13 @@ function shareAtMost(h: LagHistogram, le: number): number {
 // ---------------------------------------------------------------------------------------------
 // Parent: start both, wait out the warm-up, measure the window, print the table.
 
-async function parent(vmis: number, seconds: number, nodeOptionsFlag: string | undefined, maxWarmup: number) {
+async function parent(
+  vmis: number,
+  seconds: number,
+  nodeOptionsFlag: string | undefined,
+  nodeArgs: string[],
+  maxWarmup: number,
+) {
   if (!existsSync(join(ROOT, 'agent/dist/cli/main.js')))
     throw new Error('agent/dist missing: run `npm run build`');
   const shipped = shippedContainer();
@@ -243,6 +251,7 @@ async function parent(vmis: number, seconds: number, nodeOptionsFlag: string | u
 
     const port = await freePort();
     const args = [
+      ...nodeArgs,
       AGENT_BIN,
       ...shipped.args.filter((a) => !a.startsWith('--listen')),
       `--listen=127.0.0.1:${port}`,
@@ -341,6 +350,15 @@ async function parent(vmis: number, seconds: number, nodeOptionsFlag: string | u
     const gcSeconds =
       sumOf(m1, 'vmprobe_nodejs_gc_duration_seconds_sum') -
       sumOf(m0, 'vmprobe_nodejs_gc_duration_seconds_sum');
+    // GC pauses by kind (minor = scavenges of the young generation, major = mark-compact, …).
+    const gcKinds = ['minor', 'major', 'incremental', 'weakcb']
+      .map((kind) => {
+        const s = (m: Map<string, number>, n: string) =>
+          sumOf(m, `vmprobe_nodejs_gc_duration_seconds_${n}`, `kind="${kind}"`);
+        const ms = (s(m1, 'sum') - s(m0, 'sum')) * 1000;
+        return `${kind} ${ms.toFixed(0)} ms/${s(m1, 'count') - s(m0, 'count')}`;
+      })
+      .join(', ');
     const writesInWindow = ['create', 'update', 'patch', 'delete'].reduce(
       (s, v) => s + (counts.byVerb[v] ?? 0),
       0,
@@ -391,7 +409,7 @@ async function parent(vmis: number, seconds: number, nodeOptionsFlag: string | u
       '',
       `  contention: the test bed used ${((bedCpu / elapsed) * 100).toFixed(0)} % of a core; the whole machine was ${(machineBusy * 100).toFixed(0)} % busy (of ${cpus().length} cores) in the window`,
       `  memory at the end: V8 heap used ${(sumOf(m1, 'vmprobe_nodejs_heap_size_used_bytes') / MIB).toFixed(0)} MiB of ${(sumOf(m1, 'vmprobe_nodejs_heap_size_total_bytes') / MIB).toFixed(0)} MiB, external ${(sumOf(m1, 'vmprobe_nodejs_external_memory_bytes') / MIB).toFixed(0)} MiB`,
-      `  probe attempts ${attempts} (${(attempts / elapsed).toFixed(0)}/s, expected ~${probes}/s); GC ${(gcSeconds * 1000).toFixed(0)} ms in window; API by verb ${JSON.stringify(counts.byVerb)}`,
+      `  probe attempts ${attempts} (${(attempts / elapsed).toFixed(0)}/s, expected ~${probes}/s); GC ${(gcSeconds * 1000).toFixed(0)} ms in window (${gcKinds}); API by verb ${JSON.stringify(counts.byVerb)}`,
       `  lag buckets (count ≤ le): ${lag.buckets.map((b) => `${b.le === Number.POSITIVE_INFINITY ? '+Inf' : `${b.le * 1000}ms`}:${b.count}`).join(' ')}`,
       `  warm-up ${warmup.toFixed(1)} s (ready ${((readyAt! - startedAt) / 1000).toFixed(1)} s, all succeeding ${((succeedingAt! - startedAt) / 1000).toFixed(1)} s, then writes at the shipped 20/s); agent log lines by level ${JSON.stringify(logLevels)}`,
     ];
@@ -407,6 +425,7 @@ const { values } = parseArgs({
     vmis: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '60' },
     'node-options': { type: 'string' },
+    'node-args': { type: 'string', default: '' },
     'max-warmup': { type: 'string', default: '600' },
     dir: { type: 'string' },
   },
@@ -415,7 +434,9 @@ const vmis = Number(values.vmis);
 const seconds = Number(values.seconds);
 const maxWarmup = Number(values['max-warmup']);
 if (!(vmis > 0) || !(seconds > 0) || !(maxWarmup > 0)) {
-  process.stderr.write("usage: bench-agent [--vmis N] [--seconds S] [--node-options '…'] [--max-warmup S]\n");
+  process.stderr.write(
+    "usage: bench-agent [--vmis N] [--seconds S] [--node-options '…'] [--node-args '…'] [--max-warmup S]\n",
+  );
   process.exit(2);
 }
 if (values.child) {
@@ -427,7 +448,8 @@ if (values.child) {
     process.exit(1);
   });
 } else {
-  parent(vmis, seconds, values['node-options'], maxWarmup).then(
+  const nodeArgs = (values['node-args'] ?? '').split(/\s+/).filter((a) => a !== '');
+  parent(vmis, seconds, values['node-options'], nodeArgs, maxWarmup).then(
     () => process.exit(0),
     (err: unknown) => {
       process.stderr.write(
