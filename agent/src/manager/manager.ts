@@ -57,6 +57,9 @@ interface ProbeEntry {
   lastProbeTime: number | null;
   lastTransitionTime: number | null;
   log: Logger;
+  /** The observer identity of this probe, built once per handler: the metrics find their record
+   *  through it in a WeakMap on every result (a fresh object per call would miss every time). */
+  identity?: ProbeIdentity;
 }
 
 interface VmiEntry {
@@ -500,7 +503,9 @@ export class ProbeManager {
   }
 
   private identity(entry: VmiEntry, p: ProbeEntry): ProbeIdentity {
-    return { namespace: entry.ref.namespace, vmi: entry.ref.name, probe: p.kind, handler: p.handler };
+    if (p.identity?.handler !== p.handler)
+      p.identity = { namespace: entry.ref.namespace, vmi: entry.ref.name, probe: p.kind, handler: p.handler };
+    return p.identity;
   }
 }
 

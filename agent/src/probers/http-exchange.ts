@@ -84,17 +84,21 @@ export function exchange(
         settle(new ExchangeError((err as HttpParseError).message, phase()));
       }
     });
+    // The checks of `settled` below come before building an error: 'close' follows every settled
+    // exchange (our own destroy), and an Error captures a stack trace — a cost on every probe.
     socket.on('end', () => {
+      if (settled) return;
       if (parser.end()) settle(undefined);
       else settle(new ExchangeError(parser.headersReceived ? 'unexpected EOF' : 'socket hang up', phase()));
     });
     // After a settled exchange, errors (an RST echo) land here and are dropped.
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      settle(new ExchangeError(err.message, phase(), err.code)),
-    );
-    socket.on('close', () =>
-      settle(new ExchangeError(parser.headersReceived ? 'unexpected EOF' : 'socket hang up', phase())),
-    );
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (!settled) settle(new ExchangeError(err.message, phase(), err.code));
+    });
+    socket.on('close', () => {
+      if (!settled)
+        settle(new ExchangeError(parser.headersReceived ? 'unexpected EOF' : 'socket hang up', phase()));
+    });
     socket.write(req.head);
     if (cancel.cancelled) cancel.onCancel();
   });
