@@ -164,7 +164,7 @@ export class Agent {
       kubeConfig: opts.kubeConfig,
       nodeName: opts.nodeName,
       observer: this.observer,
-      logger: this.log.child({ component: 'liveness' }),
+      logger: this.log, // the handler binds its own component
       clock,
       writes,
       probedVmiCount: () => countKillableVmis(this.manager.snapshot()),
