@@ -324,14 +324,11 @@ export class ResourceWatcher<T> {
   }
 }
 
-export interface NodeWatcherDeps {
-  observer?: AgentObserver;
-  logger?: Logger;
-  clock?: Clock;
-  backoff?: BackoffOptions;
-  watchTimeoutSeconds?: number;
-  random?: () => number;
-}
+/** The injectable parts of a watcher (what the node's VMI and pod watchers let callers set). */
+export type NodeWatcherDeps = Pick<
+  ResourceWatcherOptions<unknown>,
+  'observer' | 'logger' | 'clock' | 'backoff' | 'watchTimeoutSeconds' | 'random'
+>;
 
 function depsOf(
   d: NodeWatcherDeps,
