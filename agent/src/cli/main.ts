@@ -8,6 +8,7 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerCheckCommand } from './check-command.js';
 import { registerProbeCommand } from './probe-command.js';
 import { registerStatusCommand } from './status-command.js';
+import { registerWebhookCommand } from './webhook-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('vmprobe')
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerAgentCommand(program);
   registerStatusCommand(program);
   registerCheckCommand(program);
+  registerWebhookCommand(program);
   return program;
 }
 
