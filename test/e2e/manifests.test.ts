@@ -9,12 +9,18 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
+import { Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer';
+import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -30,7 +36,19 @@ const VALIDATORS: Record<string, { model: Validator; clientType?: string }> = {
   'v1/Namespace': { model: Namespace as unknown as Validator, clientType: 'V1Namespace' },
   'v1/ServiceAccount': { model: ServiceAccount as unknown as Validator, clientType: 'V1ServiceAccount' },
   'v1/ConfigMap': { model: ConfigMap as unknown as Validator, clientType: 'V1ConfigMap' },
+  'v1/Service': { model: Service as unknown as Validator, clientType: 'V1Service' },
   'apps/v1/DaemonSet': { model: DaemonSet as unknown as Validator, clientType: 'V1DaemonSet' },
+  'apps/v1/Deployment': { model: Deployment as unknown as Validator, clientType: 'V1Deployment' },
+  'policy/v1/PodDisruptionBudget': {
+    model: PodDisruptionBudget as unknown as Validator,
+    clientType: 'V1PodDisruptionBudget',
+  },
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': {
+    model: MutatingWebhookConfiguration as unknown as Validator,
+    clientType: 'V1MutatingWebhookConfiguration',
+  },
+  'cert-manager.io/v1/Issuer': { model: Issuer as unknown as Validator },
+  'cert-manager.io/v1/Certificate': { model: Certificate as unknown as Validator },
   'rbac.authorization.k8s.io/v1/ClusterRole': {
     model: ClusterRole as unknown as Validator,
     clientType: 'V1ClusterRole',
@@ -113,7 +131,7 @@ describe('manifests', () => {
     });
   }
 
-  it('installs everything from manifests/: Namespace, CRD, RBAC and DaemonSet', () => {
+  it('installs everything from manifests/: Namespace, CRD, RBAC, DaemonSet and the readiness-gate webhook', () => {
     const kinds = renderKustomization(MANIFESTS_DIR).map((r) => `${r.object.kind}/${r.object.metadata.name}`);
     expect(kinds.sort()).toEqual(
       [
@@ -123,8 +141,97 @@ describe('manifests', () => {
         'DaemonSet/vmprobe',
         'Namespace/vmprobe-system',
         'ServiceAccount/vmprobe',
+        'ServiceAccount/vmprobe-webhook',
+        'ClusterRole/vmprobe-webhook',
+        'ClusterRoleBinding/vmprobe-webhook',
+        'Deployment/vmprobe-webhook',
+        'Service/vmprobe-webhook',
+        'PodDisruptionBudget/vmprobe-webhook',
+        'Issuer/vmprobe-selfsigned',
+        'Certificate/vmprobe-webhook-ca',
+        'Issuer/vmprobe-webhook-ca',
+        'Certificate/vmprobe-webhook',
+        'MutatingWebhookConfiguration/vmprobe-readiness-gate',
       ].sort(),
     );
+  });
+
+  it('registers the readiness-gate webhook as design §7 requires (pods CREATE, launcher selector, v1, no side effects)', () => {
+    const objects = renderKustomization(MANIFESTS_DIR);
+    const mwc = find(
+      objects,
+      'MutatingWebhookConfiguration',
+      'vmprobe-readiness-gate',
+    ) as unknown as k8s.V1MutatingWebhookConfiguration;
+    expect(mwc.metadata?.annotations?.['cert-manager.io/inject-ca-from']).toBe('vmprobe-system/vmprobe-webhook');
+    expect(mwc.webhooks).toHaveLength(1);
+    const w = mwc.webhooks![0]!;
+    expect(w.sideEffects).toBe('None');
+    expect(w.admissionReviewVersions).toEqual(['v1']);
+    expect(w.rules).toEqual([
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
+    ]);
+    expect(w.objectSelector).toEqual({ matchLabels: { 'kubevirt.io': 'virt-launcher' } });
+    expect(w.reinvocationPolicy).toBe('IfNeeded');
+    expect(['Fail', 'Ignore']).toContain(w.failurePolicy);
+    expect(w.timeoutSeconds).toBeGreaterThan(0);
+    expect(w.timeoutSeconds).toBeLessThanOrEqual(10);
+    expect(w.clientConfig.service?.path).toBe('/mutate-v1-pod');
+    // The Service it calls selects the Deployment's pods on the port the webhook listens on.
+    const svc = find(objects, 'Service', w.clientConfig.service!.name) as unknown as k8s.V1Service;
+    expect(svc.metadata?.namespace).toBe(w.clientConfig.service?.namespace);
+    expect(svc.spec?.ports?.[0]?.port).toBe(w.clientConfig.service?.port ?? 443);
+    const cert = find(objects, 'Certificate', 'vmprobe-webhook') as unknown as {
+      spec: { dnsNames: string[]; secretName: string; issuerRef: { name: string } };
+    };
+    expect(cert.spec.dnsNames).toContain(`${svc.metadata?.name}.${svc.metadata?.namespace}.svc`);
+    expect(find(objects, 'Issuer', cert.spec.issuerRef.name)).toBeDefined();
+    const dep = find(objects, 'Deployment', 'vmprobe-webhook') as unknown as k8s.V1Deployment;
+    const podLabels = dep.spec!.template.metadata!.labels!;
+    for (const [k, v] of Object.entries(svc.spec!.selector!)) expect(podLabels[k]).toBe(v);
+    // The webhook's own pods never match its objectSelector (no bootstrap deadlock).
+    expect(podLabels['kubevirt.io']).toBeUndefined();
+    const pod = dep.spec!.template.spec!;
+    expect(pod.volumes?.find((v) => v.secret)?.secret?.secretName).toBe(cert.spec.secretName);
+  });
+
+  it('runs the webhook Deployment as the issue requires: 2 replicas spread over nodes, PDB, non-root, read-only root', () => {
+    const objects = renderKustomization(MANIFESTS_DIR);
+    const dep = find(objects, 'Deployment', 'vmprobe-webhook') as unknown as k8s.V1Deployment;
+    expect(dep.metadata?.namespace).toBe('vmprobe-system');
+    expect(dep.spec!.replicas).toBeGreaterThanOrEqual(2);
+    const pod = dep.spec!.template.spec!;
+    expect(pod.hostNetwork).not.toBe(true);
+    expect(pod.topologySpreadConstraints?.[0]?.topologyKey).toBe('kubernetes.io/hostname');
+    expect(pod.securityContext?.runAsNonRoot).toBe(true);
+    expect(pod.securityContext?.runAsUser).not.toBe(0);
+    const c = pod.containers[0]!;
+    expect(c.args?.[0]).toBe('webhook');
+    expect(c.args).toContain('--listen=:9443');
+    expect(c.args?.some((a) => a.startsWith('--tls-cert-file='))).toBe(true);
+    expect(c.args?.some((a) => a.startsWith('--tls-private-key-file='))).toBe(true);
+    expect(c.image).toMatch(/^ghcr\.io\/vmprobe\/vmprobe:\d+\.\d+\.\d+/);
+    expect(c.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(c.securityContext?.allowPrivilegeEscalation).toBe(false);
+    expect(c.securityContext?.capabilities?.drop).toEqual(['ALL']);
+    expect(c.resources?.requests?.cpu).toBeDefined();
+    expect(c.resources?.requests?.memory).toBeDefined();
+    expect(c.resources?.limits?.memory).toBeDefined();
+    expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(c.readinessProbe?.httpGet?.scheme).toBe('HTTPS');
+    expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+    const pdb = find(objects, 'PodDisruptionBudget', 'vmprobe-webhook') as unknown as k8s.V1PodDisruptionBudget;
+    expect(pdb.spec?.selector?.matchLabels).toEqual(dep.spec!.selector.matchLabels);
+    expect(pdb.spec?.minAvailable).toBe(1);
+    // Least privilege: get on VMIs, nothing else.
+    const role = find(objects, 'ClusterRole', 'vmprobe-webhook') as unknown as k8s.V1ClusterRole;
+    expect(role.rules).toEqual([
+      { apiGroups: ['kubevirt.io'], resources: ['virtualmachineinstances'], verbs: ['get'] },
+    ]);
+    const crb = find(objects, 'ClusterRoleBinding', 'vmprobe-webhook') as unknown as k8s.V1ClusterRoleBinding;
+    expect(crb.subjects).toEqual([
+      { kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: 'vmprobe-system' },
+    ]);
   });
 
   it('labels the namespace for the privileged Pod Security level', () => {

@@ -9,6 +9,13 @@ export {
 export { ADMIN_USER } from './auth.js';
 export { ApiError, type StatusCause, type StatusObject } from './errors.js';
 export { FaultInjector, type FaultMatch, type FaultRule } from './faults.js';
+export {
+  type MappedAddress,
+  MutatingWebhooks,
+  type ServiceRef,
+  selectorMatches,
+  type WebhookCallRecord,
+} from './mutating-webhooks.js';
 export { type RequestFilter, RequestLog, type RequestRecord, WRITE_VERBS } from './requestlog.js';
 export type { DeleteOptions } from './rest.js';
 export {

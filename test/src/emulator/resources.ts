@@ -66,7 +66,7 @@ function pathLabels(...paths: string[]): ResourceType['fieldLabels'] {
   );
 }
 
-function builtin(
+export function builtin(
   p: Partial<ResourceType> & Pick<ResourceType, 'group' | 'plural' | 'singular' | 'kind' | 'namespaced'>,
 ): ResourceType {
   return {

@@ -22,6 +22,7 @@ import { loadYamlObjects, resourceTypeFromCrd } from './crd.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from './discovery.js';
 import { ApiError, errors } from './errors.js';
 import { FaultInjector } from './faults.js';
+import { MutatingWebhooks, mutatingWebhookConfigurationType } from './mutating-webhooks.js';
 import { RbacAuthorizer } from './rbac.js';
 import { RequestLog } from './requestlog.js';
 import { builtinResources, groupResource, ResourceRegistry, type ResourceType } from './resources.js';
@@ -64,6 +65,8 @@ export interface Emulator {
   readonly store: ObjectStore;
   readonly faults: FaultInjector;
   readonly requests: RequestLog;
+  /** Mutating admission webhooks: `mapService` routes a webhook Service to a local address. */
+  readonly webhooks: MutatingWebhooks;
   loadRbac(objects: object[]): void;
   stop(): Promise<void>;
 }
@@ -129,6 +132,7 @@ class EmulatorImpl implements Emulator {
   readonly store: ObjectStore;
   readonly faults: FaultInjector;
   readonly requests = new RequestLog();
+  readonly webhooks: MutatingWebhooks;
   private readonly auth = new Authenticator();
   private readonly rbac: RbacAuthorizer;
   private server?: Server;
@@ -157,6 +161,8 @@ class EmulatorImpl implements Emulator {
       setOutage: (on) => this.setOutage(on),
     });
     for (const rt of builtinResources()) this.registry.register(rt);
+    this.registry.register(mutatingWebhookConfigurationType());
+    this.webhooks = new MutatingWebhooks(this.storage);
     // CRD objects in the store define served resource types, however they were written.
     this.unsubscribe = this.storage.onEvent((e) => {
       if (e.gr !== 'customresourcedefinitions.apiextensions.k8s.io') return;
@@ -392,13 +398,14 @@ class EmulatorImpl implements Emulator {
         } else sendJson(res, code, out);
         return;
       }
-      const result = this.resource(id, info, url, body, contentType, req, res);
+      const admitted = await this.mutatingAdmission(id, info, body, contentType);
+      const result = this.resource(id, info, url, admitted.body, contentType, req, res);
       if (result === 'watch') {
         status = 200;
         return;
       }
       status = result[0];
-      sendJson(res, result[0], result[1]);
+      sendJson(res, result[0], result[1], admitted.headers);
     } catch (e) {
       const err = e instanceof ApiError ? e : errors.internal(String((e as Error)?.message ?? e));
       status = err.code;
@@ -406,6 +413,34 @@ class EmulatorImpl implements Emulator {
     } finally {
       record();
     }
+  }
+
+  /** Mutating admission webhooks on a create (mutating-webhooks.ts): the body to store and the
+   *  Warning headers; a body that is not JSON goes on unchanged (the create answers its 400). */
+  private async mutatingAdmission(
+    id: Identity,
+    info: RequestInfo,
+    body: string,
+    contentType: string | undefined,
+  ): Promise<{ body: string; headers: Record<string, string> }> {
+    const same = { body, headers: {} };
+    if (!info.isResourceRequest || info.verb !== 'create' || info.name !== undefined) return same;
+    if (contentType && contentType !== 'application/json') return same;
+    const rt = this.registry.lookup(info.group, info.version, info.resource as string);
+    if (!rt) return same;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return same;
+    }
+    const ns = rt.namespaced ? info.namespace : undefined;
+    const out = await this.webhooks.admitCreate(id, rt, info.version, ns, parsed);
+    const headers: Record<string, string> =
+      out.warnings.length > 0
+        ? { Warning: out.warnings.map((w) => `299 - ${JSON.stringify(w.replace(/[\r\n]/g, ' '))}`).join(', ') }
+        : {};
+    return { body: out.object === parsed ? body : JSON.stringify(out.object), headers };
   }
 
   private nonResource(info: RequestInfo, url: URL): [number, unknown, 'json' | 'text'] {
