@@ -7,10 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
-import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
 import { Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
@@ -163,13 +163,21 @@ describe('manifests', () => {
       'MutatingWebhookConfiguration',
       'vmprobe-readiness-gate',
     ) as unknown as k8s.V1MutatingWebhookConfiguration;
-    expect(mwc.metadata?.annotations?.['cert-manager.io/inject-ca-from']).toBe('vmprobe-system/vmprobe-webhook');
+    expect(mwc.metadata?.annotations?.['cert-manager.io/inject-ca-from']).toBe(
+      'vmprobe-system/vmprobe-webhook',
+    );
     expect(mwc.webhooks).toHaveLength(1);
     const w = mwc.webhooks![0]!;
     expect(w.sideEffects).toBe('None');
     expect(w.admissionReviewVersions).toEqual(['v1']);
     expect(w.rules).toEqual([
-      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
+      {
+        apiGroups: [''],
+        apiVersions: ['v1'],
+        operations: ['CREATE'],
+        resources: ['pods'],
+        scope: 'Namespaced',
+      },
     ]);
     expect(w.objectSelector).toEqual({ matchLabels: { 'kubevirt.io': 'virt-launcher' } });
     expect(w.reinvocationPolicy).toBe('IfNeeded');
@@ -220,7 +228,11 @@ describe('manifests', () => {
     expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
     expect(c.readinessProbe?.httpGet?.scheme).toBe('HTTPS');
     expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
-    const pdb = find(objects, 'PodDisruptionBudget', 'vmprobe-webhook') as unknown as k8s.V1PodDisruptionBudget;
+    const pdb = find(
+      objects,
+      'PodDisruptionBudget',
+      'vmprobe-webhook',
+    ) as unknown as k8s.V1PodDisruptionBudget;
     expect(pdb.spec?.selector?.matchLabels).toEqual(dep.spec!.selector.matchLabels);
     expect(pdb.spec?.minAvailable).toBe(1);
     // Least privilege: get on VMIs, nothing else.

@@ -17,6 +17,12 @@ import { ADMIN_USER, type Emulator, REPO_ROOT, startEmulator } from './emulator/
 import { type Kubevirt, LABEL_CREATED_BY, startKubevirt, VMI_PLURAL, type Vmi } from './kubevirt/index.js';
 import { ignoreNotFound } from './kubevirt/util.js';
 import { startVmSimulator, type VmSimulator } from './vmsim/index.js';
+import {
+  type ReadinessWebhook,
+  type ReadinessWebhookOptions,
+  startReadinessWebhook,
+  WEBHOOK_RBAC_FILE,
+} from './webhook.js';
 
 export interface TestClusterOptions {
   /** Serve HTTPS with the emulator's own CA (default false). */
@@ -27,9 +33,14 @@ export interface TestClusterOptions {
   vmsimMode?: 'loopback' | 'netns';
   /**
    * Launcher pods of VMIs with a readiness probe (spec or annotation) also list
-   * vmprobe.io/ReadinessProbe in spec.readinessGates (default false).
+   * vmprobe.io/ReadinessProbe in spec.readinessGates (default false): the real `vmprobe webhook`
+   * runs in-process behind the shipped MutatingWebhookConfiguration (test/src/webhook.ts) and the
+   * emulator's admission chain adds the gate, exactly as on a cluster. `'emulated'`: the emulated
+   * KubeVirt adds it itself (no webhook; for tests of the emulated KubeVirt alone).
    */
-  vmprobeReadinessGate?: boolean;
+  vmprobeReadinessGate?: boolean | 'emulated';
+  /** Options of the in-process webhook when vmprobeReadinessGate is true. */
+  webhook?: ReadinessWebhookOptions;
   /**
    * RBAC files to enforce for every non-admin identity; KubeVirt's own (test/fixtures/rbac/kubevirt.yaml)
    * is added so the emulated controllers keep working. Default: RBAC not enforced.
@@ -58,6 +69,8 @@ export interface TestCluster {
   readonly emu: Emulator;
   readonly vmsim: VmSimulator;
   readonly kubevirt: Kubevirt;
+  /** The in-process `vmprobe webhook` (vmprobeReadinessGate: true), else undefined. */
+  readonly webhook: ReadinessWebhook | undefined;
   /** Bearer-token kubeconfig for the unrestricted 'admin' identity. */
   readonly admin: KubeConfig;
   readonly nodes: ReadonlyArray<string>;
@@ -107,7 +120,15 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   const emu = await startEmulator({
     ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     ...(opts.crdFiles ? { crdFiles: opts.crdFiles } : {}),
-    ...(opts.rbacFiles ? { rbacFiles: [KUBEVIRT_RBAC_FILE, ...opts.rbacFiles] } : {}),
+    ...(opts.rbacFiles
+      ? {
+          rbacFiles: [
+            KUBEVIRT_RBAC_FILE,
+            ...(opts.vmprobeReadinessGate === true ? [WEBHOOK_RBAC_FILE] : []),
+            ...opts.rbacFiles,
+          ],
+        }
+      : {}),
     ...(opts.historySize !== undefined ? { historySize: opts.historySize } : {}),
     namespaces: [
       ...new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', 'kubevirt', ...namespaces]),
@@ -115,12 +136,13 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   });
   let vmsim: VmSimulator | undefined;
   let kubevirt: Kubevirt | undefined;
+  let webhook: ReadinessWebhook | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     const errors: unknown[] = [];
-    for (const part of [kubevirt, vmsim, emu]) {
+    for (const part of [kubevirt, webhook, vmsim, emu]) {
       try {
         await part?.stop();
       } catch (err) {
@@ -131,10 +153,11 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   };
   try {
     vmsim = await startVmSimulator({ mode: opts.vmsimMode ?? 'loopback' });
+    if (opts.vmprobeReadinessGate === true) webhook = await startReadinessWebhook(emu, opts.webhook);
     kubevirt = await startKubevirt(emu, {
       vmsim,
       ...(opts.nodes ? { nodes: opts.nodes } : {}),
-      ...(opts.vmprobeReadinessGate !== undefined ? { vmprobeReadinessGate: opts.vmprobeReadinessGate } : {}),
+      vmprobeReadinessGate: opts.vmprobeReadinessGate === 'emulated',
       ...(opts.timing ? { timing: opts.timing } : {}),
       ...(opts.onControllerError ? { onError: opts.onControllerError } : {}),
     });
@@ -213,6 +236,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     emu,
     vmsim: sim,
     kubevirt: kv,
+    webhook,
     admin,
     nodes: kv.nodes,
     core,

@@ -58,7 +58,11 @@ export function registerWebhookCommand(program: Command): void {
         parseListenAddress(flags.listen);
         loadTlsPair(flags.tlsCertFile, flags.tlsPrivateKeyFile);
       } catch (err) {
-        usage(err instanceof TlsFilesError ? `cannot load the serving certificate: ${err.message}` : String((err as Error).message ?? err));
+        usage(
+          err instanceof TlsFilesError
+            ? `cannot load the serving certificate: ${err.message}`
+            : String((err as Error).message ?? err),
+        );
       }
       let kubeConfig: ReturnType<typeof loadKubeConfig>;
       try {

@@ -47,8 +47,12 @@ export function createVmiReader(kc: KubeConfig): VmiReader {
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return { found: false };
         if (err instanceof ApiException)
-          throw new VmiReadError(`GET VirtualMachineInstance ${namespace}/${name}: HTTP ${err.code}`, err.code);
-        if (signal.aborted) throw new VmiReadError(`GET VirtualMachineInstance ${namespace}/${name}: aborted`, 0);
+          throw new VmiReadError(
+            `GET VirtualMachineInstance ${namespace}/${name}: HTTP ${err.code}`,
+            err.code,
+          );
+        if (signal.aborted)
+          throw new VmiReadError(`GET VirtualMachineInstance ${namespace}/${name}: aborted`, 0);
         const msg = err instanceof Error ? err.message : String(err);
         throw new VmiReadError(`GET VirtualMachineInstance ${namespace}/${name}: ${msg}`, 0);
       }

@@ -83,19 +83,10 @@ export type PodTriage =
   | { kind: 'skip'; decision: SkipDecision }
   | { kind: 'lookup'; namespace: string; vmiName: string };
 
-export type SkipDecision =
-  | 'not_pod_create'
-  | 'not_launcher'
-  | 'already_gated'
-  | 'no_vmi_owner';
+export type SkipDecision = 'not_pod_create' | 'not_launcher' | 'already_gated' | 'no_vmi_owner';
 
 /** Every decision the webhook reports (metric label `decision`, log field). */
-export type Decision =
-  | SkipDecision
-  | 'patched'
-  | 'no_readiness_probe'
-  | 'vmi_not_found'
-  | 'vmi_unreadable';
+export type Decision = SkipDecision | 'patched' | 'no_readiness_probe' | 'vmi_not_found' | 'vmi_unreadable';
 
 /** The first step: which requests can be answered without reading the VMI. */
 export function triage(req: AdmissionRequestLite): PodTriage {
@@ -146,8 +137,7 @@ export function hasVmprobeGate(pod: unknown): boolean {
   const spec = isObject(pod) && isObject(pod.spec) ? pod.spec : undefined;
   const gates = spec?.readinessGates;
   return (
-    Array.isArray(gates) &&
-    gates.some((g) => isObject(g) && g.conditionType === POD_READINESS_CONDITION)
+    Array.isArray(gates) && gates.some((g) => isObject(g) && g.conditionType === POD_READINESS_CONDITION)
   );
 }
 
@@ -169,8 +159,7 @@ export function admissionResponse(
 function vmiOwnerName(refs: unknown): string | undefined {
   if (!Array.isArray(refs)) return undefined;
   for (const ref of refs) {
-    if (!isObject(ref) || ref.kind !== VMI_KIND || typeof ref.name !== 'string' || ref.name === '')
-      continue;
+    if (!isObject(ref) || ref.kind !== VMI_KIND || typeof ref.name !== 'string' || ref.name === '') continue;
     const group = typeof ref.apiVersion === 'string' ? ref.apiVersion.split('/')[0] : '';
     if (group === KUBEVIRT_GROUP) return ref.name;
   }

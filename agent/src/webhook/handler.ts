@@ -94,7 +94,10 @@ export class AdmissionHandler {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       }
-      this.log.debug({ namespace: t.namespace, vmi: t.vmiName, uid: req.uid, decision }, 'launcher pod admitted');
+      this.log.debug(
+        { namespace: t.namespace, vmi: t.vmiName, uid: req.uid, decision },
+        'launcher pod admitted',
+      );
     }
     this.opts.metrics?.admission(decision, (performance.now() - started) / 1000);
     return { status: 200, body: admissionResponse(req.uid, patch, warnings), decision };

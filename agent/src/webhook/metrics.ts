@@ -63,7 +63,8 @@ export class WebhookMetrics {
       labelNames: ['version'],
       registers,
     }).set({ version: opts.version }, 1);
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    if (opts.processMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
   admission(decision: Decision, seconds: number): void {

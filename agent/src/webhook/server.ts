@@ -85,7 +85,10 @@ export class WebhookServer {
       },
       onError: (err) => {
         this.opts.metrics.certReload(false);
-        this.log.error({ err: err.message }, 'serving certificate changed but does not load; keeping the old one');
+        this.log.error(
+          { err: err.message },
+          'serving certificate changed but does not load; keeping the old one',
+        );
       },
     });
     this.reloader.start();

@@ -7,9 +7,10 @@
 // matching) keeps the old one in use; the next poll tries again.
 //
 // Owns one interval timer: started by start(), cleared by stop().
+
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { createHash, X509Certificate } from 'node:crypto';
 
 export const DEFAULT_CERT_POLL_MS = 5_000;
 
@@ -47,9 +48,7 @@ export function loadTlsPair(certFile: string, keyFile: string): TlsPair {
       fingerprint256: x.fingerprint256,
     };
   } catch (err) {
-    throw new TlsFilesError(
-      `${certFile} / ${keyFile}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new TlsFilesError(`${certFile} / ${keyFile}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

@@ -119,7 +119,9 @@ export class MutatingWebhooks {
     if (hooks.length === 0) return { object: body, warnings };
     let obj = clone(body) as KubeObject;
     const ns = rt.namespaced ? (namespace ?? obj.metadata?.namespace) : undefined;
-    const nsLabels = ns ? ((this.storage.get('namespaces', ns) as KubeObject | undefined)?.metadata?.labels ?? {}) : {};
+    const nsLabels = ns
+      ? ((this.storage.get('namespaces', ns) as KubeObject | undefined)?.metadata?.labels ?? {})
+      : {};
     const matched = hooks.filter((h) => this.matches(h, rt, version, ns, nsLabels, obj));
     const outputOf = new Map<WebhookSpec, string>();
     for (const h of matched) {
@@ -128,9 +130,7 @@ export class MutatingWebhooks {
     }
     // Reinvocation: an IfNeeded webhook whose output a later webhook changed is called once more.
     const final = JSON.stringify(obj);
-    const again = matched.filter(
-      (h) => h.reinvocationPolicy === 'IfNeeded' && outputOf.get(h) !== final,
-    );
+    const again = matched.filter((h) => h.reinvocationPolicy === 'IfNeeded' && outputOf.get(h) !== final);
     for (const h of again) obj = await this.call(h, identity, rt, version, ns, obj, warnings, true);
     return { object: obj, warnings };
   }
@@ -169,7 +169,8 @@ export class MutatingWebhooks {
     obj: KubeObject,
   ): boolean {
     const ruleOk = h.rules.some((r) => {
-      const inList = (list: unknown, v: string) => Array.isArray(list) && (list.includes('*') || list.includes(v));
+      const inList = (list: unknown, v: string) =>
+        Array.isArray(list) && (list.includes('*') || list.includes(v));
       const scope = r.scope ?? '*';
       return (
         inList(r.apiGroups, rt.group) &&
@@ -183,7 +184,11 @@ export class MutatingWebhooks {
     // namespaceSelector applies to namespaced objects (and to Namespace objects themselves).
     if (h.namespaceSelector) {
       if (ns !== undefined && !selectorMatches(h.namespaceSelector, nsLabels)) return false;
-      if (ns === undefined && rt.kind === 'Namespace' && !selectorMatches(h.namespaceSelector, obj.metadata?.labels ?? {}))
+      if (
+        ns === undefined &&
+        rt.kind === 'Namespace' &&
+        !selectorMatches(h.namespaceSelector, obj.metadata?.labels ?? {})
+      )
         return false;
     }
     if (h.objectSelector && !selectorMatches(h.objectSelector, obj.metadata?.labels ?? {})) return false;
@@ -202,7 +207,9 @@ export class MutatingWebhooks {
   ): Promise<KubeObject> {
     const started = Date.now();
     const uid = randomUUID();
-    const record = (r: Omit<WebhookCallRecord, 'webhook' | 'configuration' | 'uid' | 'durationMs' | 'reinvocation'>) => {
+    const record = (
+      r: Omit<WebhookCallRecord, 'webhook' | 'configuration' | 'uid' | 'durationMs' | 'reinvocation'>,
+    ) => {
       this.calls.push({
         webhook: h.name,
         configuration: h.configuration,
@@ -238,26 +245,36 @@ export class MutatingWebhooks {
     let fingerprint: string | undefined;
     try {
       target = this.target(h);
-      const answer = await postJson(target, review, h.timeoutSeconds * 1000, h.clientConfig.caBundle, (fp) => {
-        fingerprint = fp;
-      });
+      const answer = await postJson(
+        target,
+        review,
+        h.timeoutSeconds * 1000,
+        h.clientConfig.caBundle,
+        (fp) => {
+          fingerprint = fp;
+        },
+      );
       const resp = isPlainObject(answer) && isPlainObject(answer.response) ? answer.response : undefined;
       if (!resp || answer.kind !== 'AdmissionReview' || answer.apiVersion !== 'admission.k8s.io/v1')
         throw new Error('received invalid webhook response: expected an AdmissionReview admission.k8s.io/v1');
-      if (resp.uid !== uid)
-        throw new Error(`expected response.uid="${uid}", got "${String(resp.uid)}"`);
-      for (const w of Array.isArray(resp.warnings) ? resp.warnings : []) if (typeof w === 'string') warnings.push(w);
+      if (resp.uid !== uid) throw new Error(`expected response.uid="${uid}", got "${String(resp.uid)}"`);
+      for (const w of Array.isArray(resp.warnings) ? resp.warnings : [])
+        if (typeof w === 'string') warnings.push(w);
       if (resp.allowed !== true) {
         record({ outcome: 'denied', patched: false, peerFingerprint256: fingerprint });
         const st = isPlainObject(resp.status) ? resp.status : {};
         const code = typeof st.code === 'number' && st.code >= 400 ? st.code : 400;
         const denied = `admission webhook "${h.name}" denied the request`;
-        const msg = typeof st.message === 'string' && st.message !== '' ? `${denied}: ${st.message}` : `${denied} without explanation`;
+        const msg =
+          typeof st.message === 'string' && st.message !== ''
+            ? `${denied}: ${st.message}`
+            : `${denied} without explanation`;
         throw new ApiError(code, code === 403 ? 'Forbidden' : 'BadRequest', msg);
       }
       let next = obj;
       if (resp.patch !== undefined) {
-        if (resp.patchType !== 'JSONPatch') throw new Error(`unsupported patch type "${String(resp.patchType)}"`);
+        if (resp.patchType !== 'JSONPatch')
+          throw new Error(`unsupported patch type "${String(resp.patchType)}"`);
         const ops = JSON.parse(Buffer.from(String(resp.patch), 'base64').toString('utf8')) as fjp.Operation[];
         next = fjp.applyPatch(clone(obj), ops, true, true).newDocument as KubeObject;
       }
@@ -269,7 +286,12 @@ export class MutatingWebhooks {
       const url = this.describeUrl(h);
       const message = `failed calling webhook "${h.name}": failed to call webhook: Post "${url}": ${why}`;
       if (h.failurePolicy === 'Ignore') {
-        record({ outcome: 'ignored-failure', patched: false, peerFingerprint256: fingerprint, error: message });
+        record({
+          outcome: 'ignored-failure',
+          patched: false,
+          peerFingerprint256: fingerprint,
+          error: message,
+        });
         return obj;
       }
       record({ outcome: 'failed', patched: false, peerFingerprint256: fingerprint, error: message });
@@ -370,7 +392,11 @@ function postJson(
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           if (res.statusCode !== 200) {
-            reject(new Error(`expected webhook response of 200, got ${res.statusCode}: ${text.slice(0, 200).trim()}`));
+            reject(
+              new Error(
+                `expected webhook response of 200, got ${res.statusCode}: ${text.slice(0, 200).trim()}`,
+              ),
+            );
             return;
           }
           try {
@@ -390,7 +416,8 @@ function postJson(
       });
     });
     const timer = setTimeout(
-      () => req.destroy(new Error('context deadline exceeded (Client.Timeout exceeded while awaiting headers)')),
+      () =>
+        req.destroy(new Error('context deadline exceeded (Client.Timeout exceeded while awaiting headers)')),
       timeoutMs,
     );
     req.on('close', () => clearTimeout(timer));

@@ -438,7 +438,9 @@ class EmulatorImpl implements Emulator {
     const out = await this.webhooks.admitCreate(id, rt, info.version, ns, parsed);
     const headers: Record<string, string> =
       out.warnings.length > 0
-        ? { Warning: out.warnings.map((w) => `299 - ${JSON.stringify(w.replace(/[\r\n]/g, ' '))}`).join(', ') }
+        ? {
+            Warning: out.warnings.map((w) => `299 - ${JSON.stringify(w.replace(/[\r\n]/g, ' '))}`).join(', '),
+          }
         : {};
     return { body: out.object === parsed ? body : JSON.stringify(out.object), headers };
   }
