@@ -5,6 +5,7 @@
 // the gap is measured at the moments the EndpointSlice changed, not by polling.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
+import type { KubeObject } from '../src/emulator/index.js';
 import { type AgentBed, seedVmi, startAgentBed, waitForCondition } from './agent-helpers.js';
 
 const NS = 'default';
@@ -28,7 +29,10 @@ describe('live migration with the readiness gate', () => {
   it(`the Service keeps the VMI's endpoint through a live migration (no gap beyond one ${PERIOD_S} s period)`, async () => {
     await cluster.core.createNamespacedService({
       namespace: NS,
-      body: { metadata: { name: 'mig-svc' }, spec: { selector: { app: 'mig-ready' }, ports: [{ port: 80 }] } },
+      body: {
+        metadata: { name: 'mig-svc' },
+        spec: { selector: { app: 'mig-ready' }, ports: [{ port: 80 }] },
+      },
     });
     const vmi = await seedVmi(SEED_VMI_FILES.readiness, 'mig-ready', {
       initialDelaySeconds: 0,
@@ -41,12 +45,18 @@ describe('live migration with the readiness gate', () => {
     await waitForCondition(cluster, NS, 'mig-ready', 'ReadinessProbe', 'True', 20_000);
 
     // Ready endpoints of the Service, at each change of its EndpointSlice.
-    const readyCount = (slice: Record<string, any>) =>
-      (slice.endpoints ?? []).filter((e: { conditions?: { ready?: boolean } }) => e.conditions?.ready === true)
-        .length;
+    const readyCount = (slice: KubeObject) =>
+      (slice.endpoints ?? []).filter(
+        (e: { conditions?: { ready?: boolean } }) => e.conditions?.ready === true,
+      ).length;
     const timeline: Array<{ at: number; ready: number }> = [];
     const stopWatch = cluster.emu.store.watch(
-      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace: NS, labelSelector: 'kubernetes.io/service-name=mig-svc' },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        namespace: NS,
+        labelSelector: 'kubernetes.io/service-name=mig-svc',
+      },
       (_type, obj) => timeline.push({ at: performance.now(), ready: readyCount(obj) }),
     );
     try {
@@ -56,7 +66,9 @@ describe('live migration with the readiness gate', () => {
       const start = performance.now();
       await cluster.kubevirt.startMigration(NS, 'mig-ready', 'node-b');
       await cluster.kubevirt.completeMigration(NS, 'mig-ready');
-      const [pod] = (await cluster.launcherPods(NS, 'mig-ready')).filter((p) => !p.metadata?.deletionTimestamp);
+      const [pod] = (await cluster.launcherPods(NS, 'mig-ready')).filter(
+        (p) => !p.metadata?.deletionTimestamp,
+      );
       expect(pod?.spec?.nodeName).toBe('node-b');
       expect(pod?.spec?.readinessGates?.map((g) => g.conditionType)).toContain('vmprobe.io/ReadinessProbe');
       await cluster.waitFor(
@@ -77,7 +89,9 @@ describe('live migration with the readiness gate', () => {
           since = undefined;
         }
       }
-      console.log(`live migration: longest endpoint gap ${gapMs.toFixed(0)} ms (period ${PERIOD_S * 1000} ms)`);
+      console.log(
+        `live migration: longest endpoint gap ${gapMs.toFixed(0)} ms (period ${PERIOD_S * 1000} ms)`,
+      );
       expect(gapMs).toBeLessThanOrEqual(PERIOD_S * 1000);
     } finally {
       stopWatch();

@@ -5,10 +5,10 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_USER, type Emulator, startEmulator } from '../src/emulator/index.js';
+import { ADMIN_USER, type Emulator, type KubeObject, startEmulator } from '../src/emulator/index.js';
 import { issueServing, makeCa } from '../src/webhook-certs.js';
 
-type Review = { request: Record<string, unknown> & { uid: string; object: Record<string, any> } };
+type Review = { request: Record<string, unknown> & { uid: string; object: KubeObject } };
 type Answer = (review: Review) => Record<string, unknown> | 'hang' | { status: number; body: string };
 
 const ca = makeCa('fidelity-ca');
@@ -111,7 +111,7 @@ async function createPod(namespace = 'default', labels: Record<string, string> =
       spec: { containers: [{ name: 'c', image: 'i' }] },
     }),
   });
-  const body = (await res.json()) as Record<string, any>;
+  const body = (await res.json()) as KubeObject;
   if (res.status === 201)
     emu.store.delete({ apiVersion: 'v1', kind: 'Pod', namespace, name }, { gracePeriodSeconds: 0 });
   return { status: res.status, body, warning: res.headers.get('warning') };
