@@ -271,6 +271,17 @@ async function script(): Promise<void> {
     },
   });
   await cluster.createVmi(scaled(await readManifest<Vmi>(SEED_VMI_FILES.readiness), 'fedora-ready'));
+  const gated = await cluster.waitFor(
+    async () =>
+      (await cluster.launcherPods(NS, 'fedora-ready'))[0]?.spec?.readinessGates
+        ?.map((g) => g.conditionType)
+        .join(', '),
+    { timeoutMs: 60_000, intervalMs: 100, description: 'fedora-ready launcher pod' },
+  );
+  say(
+    `vmprobe webhook injected its readiness gate into fedora-ready's launcher pod at creation (readinessGates: ${gated}); ` +
+      'fedora-tcp (no readiness probe) got none',
+  );
 
   say('waiting for the initial delays, then for every probe to succeed');
   await waitUntil('all probes succeeding', async () => {
@@ -302,6 +313,9 @@ async function script(): Promise<void> {
   await cluster.kubevirt.vmFor(NS, 'fedora-ready')?.setBehaviour({ kind: 'status', code: 500 });
   await waitUntil('endpoint not ready', async () => (await endpointReady('fedora-ready')) === false);
   say('readiness False: the launcher pod is not Ready, fedora-ready left its Service endpoints');
+  say(
+    '(the agent wrote the pod condition vmprobe.io/ReadinessProbe=False; the injected gate made it decide Ready)',
+  );
   await pause(3_000);
   say('fedora-ready answers 200 again: readiness needs 3 successes in a row…');
   await cluster.kubevirt.vmFor(NS, 'fedora-ready')?.setBehaviour({ kind: 'healthy' });

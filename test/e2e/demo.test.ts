@@ -31,6 +31,7 @@ describe('scripts/demo.ts', () => {
     expect(code, out.slice(-3000)).toBe(0);
     for (const line of [
       'time is scaled 20×',
+      "== vmprobe webhook injected its readiness gate into fedora-ready's launcher pod at creation (readinessGates: kubevirt.io/virtual-machine-unpaused, vmprobe.io/ReadinessProbe)",
       '== all healthy: fedora-ready is in its Service endpoints',
       '== liveness failed: the agent stops the launcher pod',
       '== the VirtualMachine started a fresh fedora-http VMI (new UID)',
