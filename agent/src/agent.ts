@@ -179,6 +179,7 @@ export class Agent {
       ...(this.liveness ? { liveness: this.liveness } : {}),
       createWorker: opts.createWorker ?? probeWorkerFactory({ logger: this.log }),
     });
+    this.metrics?.countReadinessNotEnforced(() => this.manager.readinessNotEnforcedCount());
     this.http =
       opts.listen === undefined
         ? undefined

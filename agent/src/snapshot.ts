@@ -22,4 +22,7 @@ export interface ProbeSnapshot {
   lastTransitionTime: string | null;
   /** True while liveness is suspended (paused, migrating) or probing is gated by startup. */
   suspended: boolean;
+  /** Readiness probes only, once the VMI has a launcher pod on this node: whether that pod lists the
+   *  vmprobe.io/ReadinessProbe readiness gate (`not-enforced`: reported, but it decides nothing). */
+  readinessGate?: 'enforced' | 'not-enforced';
 }

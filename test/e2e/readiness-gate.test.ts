@@ -3,10 +3,19 @@
 // emulator's admission chain (the emulated KubeVirt does not add it), and the real agent's
 // condition then decides the pod's Ready, the VMI's Ready and the Service's endpoints. Also what
 // happens while the webhook is down under each failurePolicy, and a certificate rotation.
+
+import { formatNotEnforced } from '@vmprobe/agent/cli/status-command';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
 import type { Vmi } from '../src/kubevirt/index.js';
-import { type AgentBed, seedVmi, startAgentBed, waitForCondition } from './agent-helpers.js';
+import {
+  type AgentBed,
+  type ProbeStatusObject,
+  probeStatus,
+  seedVmi,
+  startAgentBed,
+  waitForCondition,
+} from './agent-helpers.js';
 
 const NS = 'default';
 const GATE = 'vmprobe.io/ReadinessProbe';
@@ -191,5 +200,53 @@ describe('readiness gate injected by vmprobe webhook', () => {
         type: 'json',
       });
     }
+  });
+});
+
+describe('enrolment: a launcher pod created before the webhook was installed', () => {
+  it('is reported as not enforced in VMIProbeStatus, /debug/probes, vmprobe status and the metric; a gated one as enforced', async () => {
+    const stored = cluster.emu.store.get(MWC);
+    expect(stored).toBeDefined();
+    cluster.emu.store.delete(MWC); // vmprobe not installed yet…
+    try {
+      await cluster.createVmi(await readinessVmi('pre-existing'), { namespace: NS });
+      const { pod } = await cluster.waitForRunning(NS, 'pre-existing');
+      expect(gatesOf(pod)).toEqual([KUBEVIRT_GATE]);
+    } finally {
+      const { metadata, ...rest } = stored as { metadata: { name: string } };
+      cluster.emu.store.create({ ...rest, metadata: { name: metadata.name } }); // …now it is
+    }
+    const st = await cluster.waitFor(
+      async () => {
+        const o = (await probeStatus(cluster, NS, 'pre-existing')) as
+          | (ProbeStatusObject & {
+              status?: { readinessGate?: { enforced: boolean; pod: string; message?: string } };
+            })
+          | undefined;
+        return o?.status?.readinessGate ? o : undefined;
+      },
+      { description: 'VMIProbeStatus readinessGate of pre-existing' },
+    );
+    const pod = await livePod('pre-existing');
+    expect(st.status?.readinessGate).toMatchObject({ enforced: false, pod: pod?.metadata?.name });
+    expect(st.status?.readinessGate?.message).toMatch(/restart or live-migrate the VMI/);
+    const gated = await probeStatus(cluster, NS, 'gated-a');
+    expect((gated?.status as { readinessGate?: unknown } | undefined)?.readinessGate).toMatchObject({
+      enforced: true,
+    });
+    // /debug/probes and vmprobe status (its formatter over the same snapshot).
+    const snap = bed.agent.manager.snapshot();
+    expect(snap.find((p) => p.vmi === 'pre-existing' && p.probe === 'readiness')?.readinessGate).toBe(
+      'not-enforced',
+    );
+    expect(snap.find((p) => p.vmi === 'gated-a' && p.probe === 'readiness')?.readinessGate).toBe('enforced');
+    const text = formatNotEnforced(snap);
+    expect(text).toContain(`  ${NS}/pre-existing\n`);
+    expect(text).not.toContain('gated-a');
+    expect(text).toMatch(/Remedy: restart or live-migrate the VMI/);
+    const metrics = (await bed.agent.metrics!.expose()).body;
+    const notEnforced = snap.filter((p) => p.readinessGate === 'not-enforced').length;
+    expect(notEnforced).toBeGreaterThanOrEqual(1);
+    expect(metrics).toContain(`vmprobe_readiness_not_enforced_vmis ${notEnforced}`);
   });
 });

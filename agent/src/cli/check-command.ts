@@ -5,7 +5,15 @@
 // problem. Exit 0 when all probes are valid (warnings allowed), 1 when any is not, 2 when a file
 // cannot be read or the usage is wrong.
 import { readFile } from 'node:fs/promises';
-import { PROBE_KINDS, resolveVmiProbes } from '@vmprobe/shared';
+import {
+  LABEL_KUBEVIRT,
+  LAUNCHER_LABEL_VALUE,
+  PROBE_KINDS,
+  podHasReadinessGate,
+  probesOfVmi,
+  readinessNotEnforcedMessage,
+  resolveVmiProbes,
+} from '@vmprobe/shared';
 import type { Command } from 'commander';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Scalar } from 'yaml';
 
@@ -79,6 +87,7 @@ export function checkManifestText(text: string, file: string): CheckReport {
   if (!Array.isArray(docs)) {
     report.messages.push({ severity: 'error', file, document: 1, path: '', message: 'not a YAML stream' });
   }
+  const enrolment: Enrolment = { readinessVmis: new Set(), pods: [] };
   list.forEach((doc, i) => {
     const document = i + 1;
     if (doc.errors.length > 0) {
@@ -102,9 +111,68 @@ export function checkManifestText(text: string, file: string): CheckReport {
         objects.push({ value: item, prefix: ['items', j] });
       });
     } else objects.push({ value: obj, prefix: [] });
-    for (const { value, prefix } of objects) checkObject(value, prefix, doc, lines, file, document, report);
+    for (const { value, prefix } of objects) {
+      checkObject(value, prefix, doc, lines, file, document, report);
+      collectEnrolment(value, prefix, doc, lines, document, enrolment);
+    }
   });
+  reportNotEnforced(enrolment, file, report);
   return report;
+}
+
+/** VMIs with a readiness probe and launcher pods seen in one file (e.g. `kubectl get vmi,pod -o yaml`). */
+interface Enrolment {
+  readinessVmis: Set<string>;
+  pods: { vmi: string; pod: string; gated: boolean; document: number; line?: number }[];
+}
+
+function collectEnrolment(
+  value: unknown,
+  prefix: (string | number)[],
+  doc: Document,
+  lines: LineCounter,
+  document: number,
+  e: Enrolment,
+): void {
+  if (!isObject(value)) return;
+  const meta = isObject(value.metadata) ? value.metadata : {};
+  const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default';
+  if (value.kind === 'VirtualMachineInstance') {
+    if (probesOfVmi(value).readiness !== undefined) e.readinessVmis.add(`${ns}/${String(meta.name)}`);
+    return;
+  }
+  if (value.kind !== 'Pod') return;
+  const labels = isObject(meta.labels) ? meta.labels : {};
+  if (labels[LABEL_KUBEVIRT] !== LAUNCHER_LABEL_VALUE) return;
+  const phase = isObject(value.status) ? value.status.phase : undefined;
+  if (meta.deletionTimestamp || phase === 'Succeeded' || phase === 'Failed') return;
+  const owner = (Array.isArray(meta.ownerReferences) ? meta.ownerReferences : []).find(
+    (o: unknown) => isObject(o) && o.kind === 'VirtualMachineInstance',
+  ) as { name?: string } | undefined;
+  if (!owner?.name) return;
+  e.pods.push({
+    vmi: `${ns}/${owner.name}`,
+    pod: String(meta.name),
+    gated: podHasReadinessGate(value),
+    document,
+    line: lineOf(doc, [...prefix, 'spec'], lines),
+  });
+}
+
+/** A warning per live launcher pod of a readiness VMI that lacks vmprobe's gate, with the remedy. */
+function reportNotEnforced(e: Enrolment, file: string, report: CheckReport): void {
+  for (const p of e.pods) {
+    if (p.gated || !e.readinessVmis.has(p.vmi)) continue;
+    report.messages.push({
+      severity: 'warning',
+      file,
+      document: p.document,
+      ...(p.line !== undefined ? { line: p.line } : {}),
+      object: `Pod ${p.vmi.split('/')[0]}/${p.pod}`,
+      path: 'spec.readinessGates',
+      message: `readiness of VirtualMachineInstance ${p.vmi} is NOT ENFORCED: ${readinessNotEnforcedMessage(p.pod)}`,
+    });
+  }
 }
 
 function checkObject(

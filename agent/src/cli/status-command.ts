@@ -120,6 +120,23 @@ export function formatProbeTable(probes: readonly ProbeSnapshot[], now: number, 
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
+/**
+ * The VMIs whose readiness probe decides nothing because their launcher pod has no
+ * vmprobe.io/ReadinessProbe gate (created before `vmprobe webhook` ran), with the remedy; '' if none.
+ */
+export function formatNotEnforced(probes: readonly ProbeSnapshot[]): string {
+  const vmis = probes
+    .filter((p) => p.probe === 'readiness' && p.readinessGate === 'not-enforced')
+    .map((p) => `${p.namespace}/${p.vmi}`);
+  if (vmis.length === 0) return '';
+  return (
+    `\nReadiness NOT ENFORCED for ${vmis.length} VMI(s): the launcher pod was created without the ` +
+    'vmprobe.io/ReadinessProbe readiness gate (before vmprobe webhook was installed or while it was down), ' +
+    "so the probe does not decide the pod's Ready or Service endpoints. Remedy: restart or live-migrate the VMI.\n" +
+    vmis.map((v) => `  ${v}\n`).join('')
+  );
+}
+
 export interface StatusOptions {
   agent: string;
   json?: boolean;
@@ -155,7 +172,7 @@ export async function runStatus(
   }
   if (opts.json) out(`${JSON.stringify(probes, null, 2)}\n`);
   else if (probes.length === 0) out('No probes on this node.\n');
-  else out(formatProbeTable(probes, Date.now(), opts.wide));
+  else out(formatProbeTable(probes, Date.now(), opts.wide) + formatNotEnforced(probes));
   return 0;
 }
 

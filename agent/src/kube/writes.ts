@@ -60,11 +60,21 @@ export interface ProbeStatusCondition {
   lastTransitionTime: string;
 }
 
+/** Enrolment: does the VMI's current launcher pod list vmprobe's readiness gate (issue 9). */
+export interface ReadinessGateStatus {
+  enforced: boolean;
+  /** The launcher pod this is about. */
+  pod: string;
+  /** Why not, with the remedy (only when not enforced). */
+  message?: string;
+}
+
 export interface ProbeStatusBody {
   nodeName?: string;
   target?: string;
   vmiUID?: string;
   conditions?: ProbeStatusCondition[];
+  readinessGate?: ReadinessGateStatus;
 }
 
 export interface ProbeStatusObject {

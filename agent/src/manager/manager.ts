@@ -7,7 +7,14 @@
 // duplicates harmless) and resync() after a relist. Nothing runs before start(). A worker is
 // replaced only when its own key (resolved spec + target + starting conditions) changes, so a
 // changed spec or address restarts only that worker. stop() stops every worker; idempotent.
-import { CONDITION_TYPE, LABEL_CREATED_BY, PROBE_KINDS, type ProbeKind, REASON } from '@vmprobe/shared';
+import {
+  CONDITION_TYPE,
+  LABEL_CREATED_BY,
+  PROBE_KINDS,
+  type ProbeKind,
+  podHasReadinessGate,
+  REASON,
+} from '@vmprobe/shared';
 import { type Clock, systemClock } from '../clock.js';
 import {
   type DesiredProbe,
@@ -68,6 +75,8 @@ interface VmiEntry {
   /** The startup probe has succeeded (or there is none): liveness/readiness may run. */
   started: boolean;
   lastReportKey?: string;
+  /** Enrolment of the current launcher pod (readiness probe only), as last reported. */
+  readinessGate?: { enforced: boolean; pod: string };
 }
 
 const STATUS_OF: Record<ProbeState, ConditionStatus> = {
@@ -192,10 +201,20 @@ export class ProbeManager {
           lastTransitionTime:
             p.lastTransitionTime === null ? null : new Date(p.lastTransitionTime).toISOString(),
           suspended: p.suspended,
+          ...(kind === 'readiness' && e.readinessGate
+            ? { readinessGate: e.readinessGate.enforced ? ('enforced' as const) : ('not-enforced' as const) }
+            : {}),
         });
       }
     }
     return out.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.vmi.localeCompare(b.vmi));
+  }
+
+  /** VMIs whose current launcher pod lacks vmprobe's readiness gate (the metric; issue 9). */
+  readinessNotEnforcedCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.readinessGate?.enforced === false) n++;
+    return n;
   }
 
   /** Number of running workers (tests, metrics). */
@@ -473,6 +492,17 @@ export class ProbeManager {
         ? launcherPods.filter((x) => !x.metadata?.deletionTimestamp && x.metadata?.name).map(podRef)
         : [],
     };
+    // Enrolment (issue 9): the VMI's current launcher pod on this node, gated or not.
+    const current = entry.probes.has('readiness')
+      ? launcherPods.find(
+          (x) =>
+            x.spec?.nodeName === this.opts.nodeName && !x.metadata?.deletionTimestamp && x.metadata?.name,
+        )
+      : undefined;
+    entry.readinessGate = current
+      ? { enforced: podHasReadinessGate(current), pod: current.metadata?.name ?? '' }
+      : undefined;
+    if (entry.readinessGate) report.readinessGate = entry.readinessGate;
     const key = JSON.stringify(report);
     if (key === entry.lastReportKey) return;
     entry.lastReportKey = key;

@@ -129,6 +129,18 @@ export class AgentMetrics implements AgentObserver {
     }
   }
 
+  /** Exports vmprobe_readiness_not_enforced_vmis, read from `count` at scrape time. Call once. */
+  countReadinessNotEnforced(count: () => number): void {
+    new Gauge({
+      name: METRIC.readinessNotEnforced,
+      help: 'VMIs on this node whose readiness probe is not enforced: their launcher pod lacks the vmprobe.io/ReadinessProbe readiness gate (restart or live-migrate them).',
+      registers: [this.registry],
+      collect() {
+        this.set(count());
+      },
+    });
+  }
+
   /** The exposition text and its content type (for /metrics). */
   async expose(): Promise<{ contentType: string; body: string }> {
     const registered = await this.registry.metrics();

@@ -25,6 +25,9 @@ export const METRIC = {
   watchRestarts: 'vmprobe_watch_restarts_total',
   /** counter {action,outcome}: liveness actions (outcome done|held_back|failed). */
   livenessKills: 'vmprobe_liveness_kills_total',
+  /** gauge: VMIs on this node with a readiness probe whose launcher pod lacks the vmprobe.io/ReadinessProbe
+   *  readiness gate (created before `vmprobe webhook`): readiness reported but not enforced. */
+  readinessNotEnforced: 'vmprobe_readiness_not_enforced_vmis',
   /** gauge {version,node} = 1. */
   buildInfo: 'vmprobe_build_info',
 } as const;

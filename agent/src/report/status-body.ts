@@ -7,7 +7,13 @@
 // - statusMatches / podConditionMatches: "the stored object holds what is desired" (the diff that
 //   keeps a steady state at zero writes, and the check that a returned object stores a write).
 // - isFailure / eventFor: the edge-triggered Events (Unhealthy, InvalidProbe).
-import { CONDITION_TYPE, LABEL_PROBE_STATUS_NODE, type ProbeKind, REASON } from '@vmprobe/shared';
+import {
+  CONDITION_TYPE,
+  LABEL_PROBE_STATUS_NODE,
+  type ProbeKind,
+  REASON,
+  readinessNotEnforcedMessage,
+} from '@vmprobe/shared';
 import {
   type PodConditionRead,
   type ProbeStatusBody,
@@ -110,6 +116,12 @@ export function desiredStatus(
   });
   const out: ProbeStatusBody = { nodeName: report.nodeName, vmiUID: report.vmi.uid, conditions };
   if (report.target !== undefined) out.target = report.target;
+  if (report.readinessGate !== undefined) {
+    const g = report.readinessGate;
+    out.readinessGate = g.enforced
+      ? { enforced: true, pod: g.pod }
+      : { enforced: false, pod: g.pod, message: readinessNotEnforcedMessage(g.pod) };
+  }
   return out;
 }
 
@@ -142,6 +154,14 @@ export function statusMatches(stored: ProbeStatusBody | undefined, desired: Prob
   if (stored.nodeName !== desired.nodeName) return false;
   if ((stored.target ?? undefined) !== (desired.target ?? undefined)) return false;
   if (stored.vmiUID !== desired.vmiUID) return false;
+  const sg = stored.readinessGate;
+  const dg = desired.readinessGate;
+  if (
+    sg?.enforced !== dg?.enforced ||
+    (sg?.pod ?? undefined) !== (dg?.pod ?? undefined) ||
+    (sg?.message ?? undefined) !== (dg?.message ?? undefined)
+  )
+    return false;
   const want = desired.conditions ?? [];
   const have = stored.conditions ?? [];
   if (have.length !== want.length) return false;

@@ -37,6 +37,8 @@ export interface VmiProbeReport {
   conditions: ProbeConditionReport[];
   /** Launcher pods that carry `vmprobe.io/ReadinessProbe` (only when the VMI has a readiness probe). */
   launcherPods: PodRef[];
+  /** With a readiness probe and a live launcher pod on this node: whether that pod lists the gate. */
+  readinessGate?: { enforced: boolean; pod: string };
 }
 
 /** What was last reported for a VMI before this agent started: the starting state of its workers. */

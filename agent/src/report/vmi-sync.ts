@@ -157,7 +157,11 @@ export class VmiSync {
     }
     const desired = desiredStatus(report, st.object.status, clock.now());
     if (statusMatches(st.object.status, desired)) return;
-    const patch = { ...desired, target: desired.target ?? null };
+    const patch = {
+      ...desired,
+      target: desired.target ?? null,
+      readinessGate: desired.readinessGate ?? null,
+    };
     await limiter.take(st.abort.signal);
     const returned = await this.guarded(st, () => writes.patchProbeStatusStatus(namespace, name, patch));
     st.object = returned;

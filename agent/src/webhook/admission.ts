@@ -13,6 +13,7 @@ import {
   LABEL_KUBEVIRT,
   LAUNCHER_LABEL_VALUE,
   POD_READINESS_CONDITION,
+  podHasReadinessGate,
   probesOfVmi,
   VMI_KIND,
 } from '@vmprobe/shared';
