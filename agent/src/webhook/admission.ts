@@ -134,13 +134,8 @@ export function gatePatch(pod: unknown): JsonPatchOp[] | undefined {
   return [{ op: 'add', path: '/spec/readinessGates/-', value: gate }];
 }
 
-export function hasVmprobeGate(pod: unknown): boolean {
-  const spec = isObject(pod) && isObject(pod.spec) ? pod.spec : undefined;
-  const gates = spec?.readinessGates;
-  return (
-    Array.isArray(gates) && gates.some((g) => isObject(g) && g.conditionType === POD_READINESS_CONDITION)
-  );
-}
+/** The pod already lists vmprobe's gate (the shared rule the agent's enrolment report uses too). */
+export const hasVmprobeGate = podHasReadinessGate;
 
 /** The allowed response; with a patch when one is given. `uid` echoes the request's. */
 export function admissionResponse(
