@@ -342,6 +342,7 @@ export class ProbeManager {
     // False for a new VMI and liveness/startup Unknown.
     let initial: ProbeState;
     let initialReason: string = REASON.Initializing;
+    let kickNow = false;
     const last = this.opts.reporter.lastReported(entry.ref.uid)?.conditions[d.kind];
     if (p.lastRunState !== undefined && p.lastRunState !== 'unknown') {
       initial = p.lastRunState;
@@ -349,6 +350,14 @@ export class ProbeManager {
     } else if (p.lastRunState === undefined && last !== undefined && last !== 'Unknown') {
       initial = STATE_OF[last];
       initialReason = initial === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed;
+    } else if (d.kind === 'readiness' && migratedHere(vmi, this.opts.nodeName)) {
+      // Arrived by live migration (issue 9): the VMI's Ready is the source pod's, which the source
+      // node's agent decided through the gate. Start from it, so the target pod's gate is written
+      // True at once and the Service keeps the endpoint, and probe at once (kicked below) for a
+      // verdict of our own.
+      initial = vmiReady(vmi) ? 'success' : 'failure';
+      initialReason = initial === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed;
+      kickNow = true;
     } else {
       initial = d.kind === 'readiness' ? 'failure' : 'unknown';
     }
@@ -391,6 +400,7 @@ export class ProbeManager {
       'probe started',
     );
     p.worker.start();
+    if (kickNow) p.worker.kick?.();
   }
 
   private onResult(
@@ -537,6 +547,17 @@ export class ProbeManager {
       p.identity = { namespace: entry.ref.namespace, vmi: entry.ref.name, probe: p.kind, handler: p.handler };
     return p.identity;
   }
+}
+
+/** The VMI's last live migration completed onto `node` (its launcher pod here is the new one). */
+function migratedHere(vmi: VmiObject, node: string): boolean {
+  const m = vmi.status?.migrationState;
+  return m?.completed === true && m.failed !== true && m.targetNode === node && vmi.status?.nodeName === node;
+}
+
+/** The VMI's Ready condition (virt-controller copies it from the launcher pod's). */
+function vmiReady(vmi: VmiObject): boolean {
+  return vmi.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
 function podRef(p: PodObject): PodRef {

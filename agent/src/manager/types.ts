@@ -24,6 +24,8 @@ export interface WorkerRequest {
 export interface ManagedWorker {
   start(): void;
   stop(): void;
+  /** Probe at once instead of waiting for the (jittered) first attempt. */
+  kick?(): void;
 }
 
 export type WorkerFactory = (req: WorkerRequest) => ManagedWorker;
