@@ -62,16 +62,16 @@ function setup(opts: Partial<ApiReporterOptions> = {}) {
 }
 
 describe('ApiReporter', () => {
-  it('creates the VMIProbeStatus on first report, owned by the VMI, labelled with the node, then patches status and the pod gate', async () => {
+  it('writes the pod gate first, then creates the VMIProbeStatus, owned by the VMI, labelled with the node, and patches its status', async () => {
     const { writes, reporter } = setup();
     await reporter.start();
     reporter.update(report([ready('False', 'Initializing')]));
     await settle();
     expect(writes.calls.map((c) => c.method)).toEqual([
       'listProbeStatuses',
+      'patchPodCondition',
       'createProbeStatus',
       'patchProbeStatusStatus',
-      'patchPodCondition',
     ]);
     const obj = writes.statuses.get('ns/vm1')!;
     expect(obj.metadata.labels).toEqual({ 'vmprobe.io/node': NODE });
@@ -104,7 +104,7 @@ describe('ApiReporter', () => {
     reporter.update(report([ready('False', 'ProbeFailed', 'HTTP probe failed with statuscode: 503')]));
     await settle();
     const made = writes.calls.slice(before).map((c) => c.method);
-    expect(made).toEqual(['patchProbeStatusStatus', 'patchPodCondition', 'createEvent']);
+    expect(made).toEqual(['patchPodCondition', 'patchProbeStatusStatus', 'createEvent']);
     const ev = [...writes.events.values()][0]!;
     expect(ev).toMatchObject({
       type: 'Warning',
@@ -314,11 +314,11 @@ describe('ApiReporter', () => {
     reporter.update(report([ready('True')]));
     await settle();
     expect(writes.calls.map((c) => c.method)).toEqual([
+      'patchPodCondition',
       'createProbeStatus',
       'getProbeStatus',
       'patchProbeStatusMetadata',
       'patchProbeStatusStatus',
-      'patchPodCondition',
     ]);
     const obj = writes.statuses.get('ns/vm1')!;
     expect(obj.metadata.labels?.['vmprobe.io/node']).toBe(NODE);
@@ -438,14 +438,40 @@ describe('ApiReporter', () => {
     const { writes, reporter, clock } = setup({ writeQps: 1, writeBurst: 2 });
     reporter.update(report([ready('True')]));
     await settle();
-    // create + status patch took the burst; the pod patch waits for a token.
-    expect(writes.count('patchPodCondition')).toBe(0);
+    // pod gate + create took the burst; the status patch waits for a token.
+    expect(writes.count('patchPodCondition')).toBe(1);
+    expect(writes.count('patchProbeStatusStatus')).toBe(0);
     clock.advance(999);
     await settle();
-    expect(writes.count('patchPodCondition')).toBe(0);
+    expect(writes.count('patchProbeStatusStatus')).toBe(0);
     clock.advance(1);
     await settle();
-    expect(writes.count('patchPodCondition')).toBe(1);
+    expect(writes.count('patchProbeStatusStatus')).toBe(1);
+    await reporter.stop();
+  });
+
+  it('gate writes go ahead of VMIProbeStatus writes and Events of other VMIs in the token queue', async () => {
+    const { writes, reporter, clock } = setup({ writeQps: 1, writeBurst: 1 });
+    const update = (i: number) =>
+      reporter.update(
+        report([ready('True')], {
+          vmi: { namespace: 'ns', name: `vm${i}`, uid: `uid-vm${i}` },
+          launcherPods: [{ namespace: 'ns', name: `pod-vm${i}`, uid: `uid-pod-vm${i}` }],
+        }),
+      );
+    update(1);
+    await settle(); // vm1's gate took the token; its VMIProbeStatus create now waits in the queue
+    update(2);
+    update(3);
+    for (let i = 0; i < 12; i++) {
+      await settle();
+      clock.advance(1_000);
+    }
+    await settle();
+    const order = writes.calls.map((c) => c.method).filter((m) => m !== 'listProbeStatuses');
+    expect(order.slice(0, 3)).toEqual(['patchPodCondition', 'patchPodCondition', 'patchPodCondition']);
+    expect(order.slice(3).every((m) => m !== 'patchPodCondition')).toBe(true);
+    expect(order.filter((m) => m === 'createProbeStatus')).toHaveLength(3);
     await reporter.stop();
   });
 

@@ -1,5 +1,7 @@
 // A client-side token bucket for API writes (like client-go's flowcontrol): `qps` tokens per
-// second, at most `burst` stored. take() resolves in FIFO order as tokens become available.
+// second, at most `burst` stored. take() resolves in FIFO order as tokens become available, except
+// that a `'high'` take queues ahead of every normal one (FIFO among the high ones): the launcher-pod
+// gate writes, on the critical path of every VM start (issue 9), pass VMIProbeStatus writes and Events.
 //
 // Ownership: the bucket owns one timer (for the waiter at the head of the queue), armed only while a
 // waiter is queued; stop() clears it, rejects every waiter with RateLimiterStoppedError and is
@@ -33,7 +35,10 @@ export interface TokenBucketOptions {
   clock?: Clock;
 }
 
+export type TakePriority = 'high' | 'normal';
+
 interface Waiter {
+  high: boolean;
   resolve(): void;
   reject(err: Error): void;
   /** Removes the abort listener (called whenever the waiter leaves the queue). */
@@ -83,10 +88,11 @@ export class TokenBucket {
    * Resolves when a token is taken (FIFO); rejects with RateLimiterStoppedError after stop(), and
    * with RateLimiterAbortedError when `signal` aborts first (the wait is removed from the queue).
    */
-  take(signal?: AbortSignal): Promise<void> {
+  take(signal?: AbortSignal, priority: TakePriority = 'normal'): Promise<void> {
     if (this.stopped) return Promise.reject(new RateLimiterStoppedError());
     if (signal?.aborted) return Promise.reject(new RateLimiterAbortedError());
     if (this.tryTake()) return Promise.resolve();
+    const high = priority === 'high';
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         const i = this.waiters.indexOf(waiter);
@@ -97,6 +103,7 @@ export class TokenBucket {
         reject(new RateLimiterAbortedError());
       };
       const waiter: Waiter = {
+        high,
         resolve: () => {
           waiter.detach();
           resolve();
@@ -108,7 +115,11 @@ export class TokenBucket {
         detach: () => signal?.removeEventListener('abort', onAbort),
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
+      if (high) {
+        const firstNormal = this.waiters.findIndex((w) => !w.high);
+        if (firstNormal < 0) this.waiters.push(waiter);
+        else this.waiters.splice(firstNormal, 0, waiter);
+      } else this.waiters.push(waiter);
       this.arm();
     });
   }

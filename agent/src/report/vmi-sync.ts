@@ -77,13 +77,9 @@ export class VmiSync {
   async sync(st: VmiState): Promise<SyncResult> {
     const failures: unknown[] = [];
     const report = st.desired;
-    try {
-      await this.syncProbeStatus(st, report);
-    } catch (err) {
-      failures.push(err);
-      this.logFailure(st, 'probestatus', err);
-    }
-    if (st.abort.signal.aborted) return { ok: false };
+    // The pod gate first (issue 9): once launcher pods carry the readiness gate, a pod is not Ready
+    // until this write lands, so it is on the critical path of every VM start; the VMIProbeStatus
+    // and Events follow (and their tokens queue behind every VMI's gate write, see TokenBucket).
     const readiness = report.conditions.find((c) => c.kind === 'readiness');
     const listed = new Set(report.launcherPods.map((p) => p.uid));
     for (const uid of [...st.pods.keys()]) if (!listed.has(uid)) st.pods.delete(uid);
@@ -97,6 +93,13 @@ export class VmiSync {
           this.logFailure(st, 'pod', err, pod.name);
         }
       }
+    }
+    if (st.abort.signal.aborted) return { ok: false };
+    try {
+      await this.syncProbeStatus(st, report);
+    } catch (err) {
+      failures.push(err);
+      this.logFailure(st, 'probestatus', err);
     }
     for (const [key, pe] of [...st.pendingEvents]) {
       if (st.abort.signal.aborted) return { ok: false };
@@ -215,7 +218,7 @@ export class VmiSync {
           ? known.lastTransitionTime
           : rfc3339(now),
     };
-    await this.o.limiter.take(st.abort.signal);
+    await this.o.limiter.take(st.abort.signal, 'high'); // gate writes first (issue 9)
     let returned: Awaited<ReturnType<KubeWrites['patchPodCondition']>>;
     try {
       returned = await writes.patchPodCondition(pod.namespace, pod.name, write);
