@@ -39,11 +39,13 @@ const DAEMONSET = join(ROOT, 'manifests/base/daemonset.yaml');
 const NODE = 'node-a';
 const NS = 'bench';
 const MIB = 1024 * 1024;
+const GATE = 'vmprobe.io/ReadinessProbe';
 
-type ToChild = { type: 'count'; since: number; until: number } | { type: 'stop' };
+type ToChild = { type: 'count'; since: number; until: number } | { type: 'gates' } | { type: 'stop' };
 type FromChild =
   | { type: 'ready'; kubeconfig: string; vmis: number; setupSeconds: number }
   | { type: 'counts'; total: number; byVerb: Record<string, number>; idle: boolean }
+  | { type: 'gates'; pods: number; gated: number; written: number; trueNow: number }
   | { type: 'error'; message: string };
 
 // ---------------------------------------------------------------------------------------------
@@ -70,6 +72,23 @@ async function child(vmis: number, dir: string): Promise<void> {
         total++;
       }
       send({ type: 'counts', total, byVerb, idle: cluster.kubevirt.idle });
+    } else if (m.type === 'gates') {
+      // Launcher pods listing vmprobe's gate (injected by the webhook) and how many have the
+      // agent's condition on them (any status / True).
+      let pods = 0;
+      let gated = 0;
+      let written = 0;
+      let trueNow = 0;
+      for (const pod of cluster.emu.store.list({ apiVersion: 'v1', kind: 'Pod', namespace: NS })) {
+        pods++;
+        if (!pod.spec?.readinessGates?.some((g: { conditionType?: string }) => g.conditionType === GATE))
+          continue;
+        gated++;
+        const c = pod.status?.conditions?.find((x: { type?: string }) => x.type === GATE);
+        if (c) written++;
+        if (c?.status === 'True') trueNow++;
+      }
+      send({ type: 'gates', pods, gated, written, trueNow });
     } else if (m.type === 'stop') {
       await cluster.stop().catch(() => undefined);
       process.exit(0);
@@ -292,9 +311,23 @@ async function parent(
     const probes = vmis * 2;
     let readyAt: number | undefined;
     let succeedingAt: number | undefined;
+    // Issue 9: a node that starts with N readiness VMIs — when is every launcher pod's gate written
+    // (first the condition at all, then True: the pod Ready)? Pods carry the gate from the webhook.
+    let gatesWrittenAt: number | undefined;
+    let gatesTrueAt: number | undefined;
+    let gatedPods = 0;
+    const gates = async () => {
+      const reply = nextMessage<FromChild, 'gates'>(testbed, 'gates', 'test bed');
+      testbed.send({ type: 'gates' } satisfies ToChild);
+      const g = await reply;
+      gatedPods = g.gated;
+      if (g.gated > 0 && g.written === g.gated) gatesWrittenAt ??= performance.now();
+      if (g.gated > 0 && g.trueNow === g.gated) gatesTrueAt ??= performance.now();
+    };
     for (;;) {
       if ((performance.now() - startedAt) / 1000 > maxWarmup) throw new Error(`warm-up over ${maxWarmup} s`);
       await Promise.race([new Promise((r) => setTimeout(r, 1000)), exited]);
+      if (gatesTrueAt === undefined) await gates();
       const r = await get('/readyz').catch(() => undefined);
       if (r?.status !== 200) continue;
       readyAt ??= performance.now();
@@ -309,6 +342,11 @@ async function parent(
       if (writes === 0 && recent.idle) break;
     }
     const warmup = (performance.now() - startedAt) / 1000;
+    const sinceStart = (t: number | undefined) =>
+      t === undefined ? 'not yet' : `${((t - startedAt) / 1000).toFixed(1)} s`;
+    process.stderr.write(
+      `gates: ${gatedPods} launcher pods listing ${GATE}; condition on all of them ${sinceStart(gatesWrittenAt)}, True on all ${sinceStart(gatesTrueAt)} after the agent started (1 s resolution)\n`,
+    );
     const warmupMetrics = parseMetrics((await get('/metrics')).text);
     const hwmWarmup = procMemory(pid).hwm;
     process.stderr.write(
