@@ -79,7 +79,7 @@ async function child(vmis: number, dir: string): Promise<void> {
       let gated = 0;
       let written = 0;
       let trueNow = 0;
-      for (const pod of cluster.emu.store.list({ apiVersion: 'v1', kind: 'Pod', namespace: NS })) {
+      for (const pod of cluster.emu.store.list({ apiVersion: 'v1', kind: 'Pod' }, { namespace: NS })) {
         pods++;
         if (!pod.spec?.readinessGates?.some((g: { conditionType?: string }) => g.conditionType === GATE))
           continue;
