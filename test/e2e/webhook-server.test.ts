@@ -36,14 +36,26 @@ async function writePair(): Promise<string> {
 /** A reader whose answers the test releases. */
 class GatedReader implements VmiReader {
   private waiting: Array<() => void> = [];
+  private onHeld: (() => void) | undefined;
   hold = false;
+  /** Resolves when a read is being held. */
+  held(): Promise<void> {
+    if (this.waiting.length > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.onHeld = resolve;
+    });
+  }
   get(_ns: string, name: string): Promise<VmiLookup> {
     const answer: VmiLookup = {
       found: true,
       vmi: { metadata: { name }, spec: { readinessProbe: { tcpSocket: { port: 80 } } } },
     };
     if (!this.hold) return Promise.resolve(answer);
-    return new Promise((resolve) => this.waiting.push(() => resolve(answer)));
+    return new Promise((resolve) => {
+      this.waiting.push(() => resolve(answer));
+      this.onHeld?.();
+      this.onHeld = undefined;
+    });
   }
   pending(): number {
     return this.waiting.length;
@@ -190,8 +202,7 @@ describe('vmprobe webhook HTTPS port', () => {
     const before = (await peer({})).fingerprint256;
     reader.hold = true;
     const inFlight = post(launcherReview('uid-in-flight'));
-    // Wait until the request is inside the handler (its VMI read is held).
-    for (let i = 0; reader.pending() === 0 && i < 500; i++) await new Promise((r) => setImmediate(r));
+    await reader.held(); // the request is inside the handler, its VMI read held
     expect(reader.pending()).toBe(1);
     const reloaded = new Promise((resolve) => {
       const off = server.onReload((p) => {
