@@ -475,6 +475,33 @@ describe('ApiReporter', () => {
     await reporter.stop();
   });
 
+  it('a gate write that waited for its token writes the latest readiness (one write, not False then True)', async () => {
+    const { writes, reporter, clock } = setup({ writeQps: 1, writeBurst: 1 });
+    const vm = (i: number, status: 'True' | 'False') =>
+      report([status === 'True' ? ready('True') : ready('False', 'Initializing')], {
+        vmi: { namespace: 'ns', name: `vm${i}`, uid: `uid-vm${i}` },
+        launcherPods: [{ namespace: 'ns', name: `pod-vm${i}`, uid: `uid-pod-vm${i}` }],
+      });
+    for (const i of [1, 2]) writes.addPod('ns', `pod-vm${i}`, `uid-pod-vm${i}`);
+    reporter.update(vm(1, 'False'));
+    await settle(); // vm1's gate took the only token
+    reporter.update(vm(2, 'False'));
+    await settle(); // vm2's gate write waits for a token…
+    reporter.update(vm(2, 'True')); // …while its first probe succeeds
+    for (let i = 0; i < 8; i++) {
+      clock.advance(1_000);
+      await settle();
+    }
+    const vm2Gates = writes.calls
+      .filter((c) => c.method === 'patchPodCondition' && c.args[1] === 'pod-vm2')
+      .map((c) => (c.args[2] as { status: string }).status);
+    expect(vm2Gates).toEqual(['True']);
+    expect(
+      writes.pods.get('ns/pod-vm2')?.conditions.find((c) => c.type === 'vmprobe.io/ReadinessProbe')?.status,
+    ).toBe('True');
+    await reporter.stop();
+  });
+
   it('forget() drops the VMI’s queued write-token waits: 500 VMIs deleted at 20 writes/s leave no timer and make no write', async () => {
     const clock = new FakeClock();
     const writes = new FakeWrites();

@@ -199,9 +199,19 @@ export class VmiSync {
   private async syncPod(
     st: VmiState,
     pod: { namespace: string; name: string; uid: string },
-    readiness: ProbeConditionReport,
+    atStart: ProbeConditionReport,
   ): Promise<void> {
     const { writes, observer } = this.o;
+    const knownAtStart = st.pods.get(pod.uid) ?? this.o.podCondition?.(pod.namespace, pod.name);
+    if (knownAtStart && podConditionMatches(knownAtStart, atStart)) {
+      st.pods.set(pod.uid, knownAtStart);
+      return;
+    }
+    await this.o.limiter.take(st.abort.signal, 'high'); // gate writes first (issue 9)
+    // The token can take a while (a node starting with 1,000 VMIs queues 1,000 gate writes): write
+    // the latest verdict, not the one this sync started with — the first probe has usually turned
+    // Initializing/False into True meanwhile, and the pod is Ready with this one write.
+    const readiness = st.desired.conditions.find((c) => c.kind === 'readiness') ?? atStart;
     const known = st.pods.get(pod.uid) ?? this.o.podCondition?.(pod.namespace, pod.name);
     if (known && podConditionMatches(known, readiness)) {
       st.pods.set(pod.uid, known);
@@ -218,7 +228,6 @@ export class VmiSync {
           ? known.lastTransitionTime
           : rfc3339(now),
     };
-    await this.o.limiter.take(st.abort.signal, 'high'); // gate writes first (issue 9)
     let returned: Awaited<ReturnType<KubeWrites['patchPodCondition']>>;
     try {
       returned = await writes.patchPodCondition(pod.namespace, pod.name, write);
