@@ -250,11 +250,14 @@ async function parent(
     process.stderr.write(`test bed: ${ready.vmis} VMIs Running after ${ready.setupSeconds.toFixed(1)} s\n`);
 
     const port = await freePort();
+    const { loopbackVmCidr } = await import('../test/src/vmsim/index.js');
     const args = [
       ...nodeArgs,
       AGENT_BIN,
       ...shipped.args.filter((a) => !a.startsWith('--listen')),
       `--listen=127.0.0.1:${port}`,
+      // the simulated VMs live on loopback addresses, which the agent otherwise never probes
+      `--unsafe-probe-cidr=${loopbackVmCidr()}`,
       `--node-name=${NODE}`,
       `--kubeconfig=${ready.kubeconfig}`,
     ];

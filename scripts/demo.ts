@@ -50,6 +50,7 @@ process.stdout.write('done\n');
 
 const { startTestCluster, SEED_VMI_FILES, readManifest } = await import('../test/src/cluster.js');
 const { VMPROBE_AGENT_USER } = await import('../test/src/emulator/index.js');
+const { loopbackVmCidr } = await import('../test/src/vmsim/index.js');
 const { Agent } = await import('../agent/src/agent.js');
 const { createLivenessHandler } = await import('../agent/src/liveness/index.js');
 const { createLogger } = await import('../agent/src/log.js');
@@ -100,6 +101,8 @@ const agentOptions = {
   nodeName: 'node-a',
   kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER),
   logger,
+  // the simulated VMs live on loopback addresses, which the agent otherwise never probes
+  unsafeProbeCidrs: [loopbackVmCidr()],
   liveness: (deps: Parameters<typeof createLivenessHandler>[1]) =>
     createLivenessHandler('stop-launcher', deps, { settleMs: 1_000 }),
 };

@@ -32,7 +32,7 @@ import type { AgentObserver } from './observer.js';
 import { ApiReporter } from './report/index.js';
 import type { Reporter } from './report/types.js';
 import type { ProbeSnapshot } from './snapshot.js';
-import { CidrAllowList } from './targets/index.js';
+import { ProbeAddressPolicy } from './targets/index.js';
 import { VERSION } from './version.js';
 
 export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
@@ -45,6 +45,10 @@ export interface AgentOptions {
   listen?: string;
   /** `--allow-probe-cidr` values; parsed in the constructor (InvalidCidrError). */
   allowProbeCidrs?: readonly string[];
+  /** `--unsafe-probe-cidr` values (test beds only: exempt from the never-probed classes). */
+  unsafeProbeCidrs?: readonly string[];
+  /** The node's own addresses (never probed); default: the host's interfaces. */
+  nodeAddresses?: { has(ip: string): boolean };
   /** Builds the liveness handler; it receives what the agent shares (writes, reporter, observer).
    *  Undefined: liveness failures are reported but nothing is stopped. */
   liveness?: (deps: LivenessDeps) => LivenessHandler & { stop?(): void | Promise<void> };
@@ -99,7 +103,11 @@ export class Agent {
     this.nodeName = opts.nodeName;
     this.log = opts.logger;
     const clock = opts.clock ?? systemClock;
-    const allowed = new CidrAllowList(opts.allowProbeCidrs ?? []);
+    const addressPolicy = new ProbeAddressPolicy({
+      allowCidrs: opts.allowProbeCidrs ?? [],
+      unsafeCidrs: opts.unsafeProbeCidrs ?? [],
+      ...(opts.nodeAddresses ? { nodeAddresses: opts.nodeAddresses } : {}),
+    });
     this.metrics = opts.observer
       ? undefined
       : new AgentMetrics({
@@ -175,7 +183,7 @@ export class Agent {
       observer: this.observer,
       logger: this.log,
       clock,
-      allowedCidrs: allowed,
+      addressPolicy,
       ...(this.liveness ? { liveness: this.liveness } : {}),
       createWorker: opts.createWorker ?? probeWorkerFactory({ logger: this.log }),
     });

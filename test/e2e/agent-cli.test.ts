@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
+import { loopbackVmCidr } from '../src/vmsim/index.js';
 import { agentRbacFiles, seedVmi, waitForCondition } from './agent-helpers.js';
 
 const MAIN = join(REPO_ROOT, 'agent/src/cli/main.ts');
@@ -74,10 +75,21 @@ describe('vmprobe agent against the test bed', () => {
     await cluster.waitForRunning('default', 'cli-vm');
     const port = await freePort();
     // NODE_NAME and KUBECONFIG from the environment.
-    const p = run(['--listen', `127.0.0.1:${port}`, '--log-level', 'debug', '--max-kills-per-minute', '7'], {
-      NODE_NAME: 'node-a',
-      KUBECONFIG: kubeconfig,
-    });
+    const p = run(
+      [
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--log-level',
+        'debug',
+        '--max-kills-per-minute',
+        '7',
+        `--unsafe-probe-cidr=${loopbackVmCidr()}`,
+      ],
+      {
+        NODE_NAME: 'node-a',
+        KUBECONFIG: kubeconfig,
+      },
+    );
     try {
       await cluster.waitFor(
         async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,

@@ -8,6 +8,7 @@ import { silentLogger } from '@vmprobe/agent/log';
 import { readManifest, startTestCluster, type TestCluster, type TestClusterOptions } from '../src/cluster.js';
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import type { Vmi } from '../src/kubevirt/index.js';
+import { loopbackVmCidr } from '../src/vmsim/index.js';
 
 export const RBAC_FILE = join(REPO_ROOT, 'manifests/base/rbac.yaml');
 
@@ -27,6 +28,9 @@ export function startAgent(cluster: TestCluster, over: Partial<AgentOptions> = {
     logger: silentLogger,
     processMetrics: false,
     watchBackoff: { initialMs: 100, maxMs: 2_000 },
+    // The simulated VMs live on loopback addresses (loopback mode), which the agent otherwise never
+    // probes; 127.0.0.1 stays outside this range.
+    unsafeProbeCidrs: [loopbackVmCidr()],
     ...over,
   });
   return agent;

@@ -1,5 +1,5 @@
 // `vmprobe agent --node-name N [--kubeconfig F] [--listen ADDR:PORT] [--liveness-action …]
-//   [--max-kills-per-minute N] [--allow-probe-cidr CIDR]… [--log-level …] [--log-format json|pretty]`
+//   [--max-kills-per-minute N] [--allow-probe-cidr CIDR]… [--unsafe-probe-cidr CIDR]… [--log-level …] [--log-format json|pretty]`
 // Runs the node agent until SIGTERM/SIGINT, then stops probing, flushes pending writes within the
 // shutdown grace and exits 0. NODE_NAME and KUBECONFIG come from the environment when the flags are
 // absent; without a kubeconfig the in-cluster service account is used. Bad flags exit 2; an
@@ -24,6 +24,7 @@ interface AgentFlags {
   livenessAction: LivenessAction;
   maxKillsPerMinute: number;
   allowProbeCidr: string[];
+  unsafeProbeCidr: string[];
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -90,10 +91,19 @@ export function registerAgentCommand(program: Command): void {
     .addOption(
       new Option(
         '--allow-probe-cidr <cidr>',
-        'CIDR an explicit probe host may be in besides the VMI’s own addresses (repeatable)',
+        'CIDR where a guest-reported interface address or an explicit probe host may be, besides the launcher pod’s IP (repeatable)',
       )
         .argParser(collect)
         .default([]),
+    )
+    .addOption(
+      new Option(
+        '--unsafe-probe-cidr <cidr>',
+        'test beds only: CIDR exempt from the never-probed loopback/link-local/multicast/unspecified classes (repeatable)',
+      )
+        .argParser(collect)
+        .default([])
+        .hideHelp(),
     )
     .addOption(new Option('--log-level <level>').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>').choices(['json', 'pretty']).default('json'))
@@ -102,6 +112,7 @@ export function registerAgentCommand(program: Command): void {
       try {
         parseListenAddress(flags.listen);
         new CidrAllowList(flags.allowProbeCidr);
+        new CidrAllowList(flags.unsafeProbeCidr);
       } catch (err) {
         usage(err instanceof Error ? err.message : String(err));
       }
@@ -130,6 +141,7 @@ export function registerAgentCommand(program: Command): void {
         logger,
         listen: flags.listen,
         allowProbeCidrs: flags.allowProbeCidr,
+        unsafeProbeCidrs: flags.unsafeProbeCidr,
         liveness,
       });
       logger.info(
@@ -139,6 +151,7 @@ export function registerAgentCommand(program: Command): void {
           livenessAction: flags.livenessAction,
           maxKillsPerMinute: flags.maxKillsPerMinute,
           allowProbeCidrs: flags.allowProbeCidr,
+          ...(flags.unsafeProbeCidr.length > 0 ? { unsafeProbeCidrs: flags.unsafeProbeCidr } : {}),
           server: kubeConfig.getCurrentCluster()?.server,
         },
         'vmprobe agent starting',
