@@ -10,7 +10,7 @@
 import { POD_READINESS_CONDITION, VMI_PLURAL } from '@vmprobe/shared';
 import { type Clock, systemClock } from './clock.js';
 import type { PodObject, VmiObject } from './discovery/types.js';
-import { AgentHttpServer, WatchHealth } from './http/index.js';
+import { AgentHttpServer, type EndpointGuard, ReviewingGuard, WatchHealth } from './http/index.js';
 import type { KubeConfig } from './kube/config.js';
 import {
   type BackoffOptions,
@@ -18,6 +18,7 @@ import {
   createVmiWatcher,
   type ResourceWatcher,
 } from './kube/informers.js';
+import { createAccessReviews } from './kube/reviews.js';
 import { createKubeWrites } from './kube/writes.js';
 import { countKillableVmis } from './liveness/budget.js';
 import type { Logger } from './log.js';
@@ -49,6 +50,10 @@ export interface AgentOptions {
   unsafeProbeCidrs?: readonly string[];
   /** The node's own addresses (never probed); default: the host's interfaces. */
   nodeAddresses?: { has(ip: string): boolean };
+  /** `--insecure-endpoints`: serve /metrics and /debug/probes without TokenReview/SubjectAccessReview. */
+  insecureEndpoints?: boolean;
+  /** Default (unless insecureEndpoints): a ReviewingGuard over the API's review calls. */
+  endpointGuard?: EndpointGuard;
   /** Builds the liveness handler; it receives what the agent shares (writes, reporter, observer).
    *  Undefined: liveness failures are reported but nothing is stopped. */
   liveness?: (deps: LivenessDeps) => LivenessHandler & { stop?(): void | Promise<void> };
@@ -192,6 +197,16 @@ export class Agent {
         ? undefined
         : new AgentHttpServer({
             listen: opts.listen,
+            ...(opts.insecureEndpoints
+              ? {}
+              : {
+                  guard:
+                    opts.endpointGuard ??
+                    new ReviewingGuard({
+                      reviews: createAccessReviews({ kubeConfig: opts.kubeConfig, observer: this.observer }),
+                      now: () => clock.now(),
+                    }),
+                }),
             logger: this.log.child({ component: 'http' }),
             metrics: () =>
               this.metrics ? this.metrics.expose() : Promise.resolve({ contentType: 'text/plain', body: '' }),

@@ -102,7 +102,12 @@ describe('vmprobe agent against the test bed', () => {
       const healthz = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(healthz.status).toBe(200);
       expect(await healthz.text()).toContain('[+]watches ok\n');
-      const probes = (await (await fetch(`http://127.0.0.1:${port}/debug/probes`)).json()) as {
+      const unauthenticated = await fetch(`http://127.0.0.1:${port}/debug/probes`);
+      expect(unauthenticated.status).toBe(401);
+      const admin = { Authorization: `Bearer ${cluster.emu.tokenFor('admin')}` };
+      const probes = (await (
+        await fetch(`http://127.0.0.1:${port}/debug/probes`, { headers: admin })
+      ).json()) as {
         vmi: string;
         probe: string;
         state: string;

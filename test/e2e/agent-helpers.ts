@@ -11,10 +11,16 @@ import type { Vmi } from '../src/kubevirt/index.js';
 import { loopbackVmCidr } from '../src/vmsim/index.js';
 
 export const RBAC_FILE = join(REPO_ROOT, 'manifests/base/rbac.yaml');
+/** The roles that grant `get` on /metrics and /debug/probes (unbound in the base). */
+export const RBAC_ENDPOINTS_FILE = join(REPO_ROOT, 'manifests/base/rbac-endpoints.yaml');
+/** The monitoring component's scrape identity (ServiceAccount vmprobe-prometheus bound to the metrics reader). */
+export const SCRAPE_IDENTITY_FILE = join(REPO_ROOT, 'manifests/monitoring/scrape-identity.yaml');
+export const PROMETHEUS_SCRAPE_USER = 'system:serviceaccount:vmprobe-system:vmprobe-prometheus';
 
 /** The shipped RBAC when it exists (the agent then runs with exactly the ClusterRole's rights). */
 export function agentRbacFiles(): string[] | undefined {
-  if (existsSync(RBAC_FILE)) return [RBAC_FILE];
+  if (existsSync(RBAC_FILE))
+    return [RBAC_FILE, ...(existsSync(RBAC_ENDPOINTS_FILE) ? [RBAC_ENDPOINTS_FILE] : [])];
   console.warn(`${RBAC_FILE} not found: RBAC is not enforced in this run`);
   return undefined;
 }

@@ -15,6 +15,7 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Secret } from 'kubernetes-models/v1/Secret';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -30,6 +31,7 @@ const VALIDATORS: Record<string, { model: Validator; clientType?: string }> = {
   'v1/Namespace': { model: Namespace as unknown as Validator, clientType: 'V1Namespace' },
   'v1/ServiceAccount': { model: ServiceAccount as unknown as Validator, clientType: 'V1ServiceAccount' },
   'v1/ConfigMap': { model: ConfigMap as unknown as Validator, clientType: 'V1ConfigMap' },
+  'v1/Secret': { model: Secret as unknown as Validator, clientType: 'V1Secret' },
   'apps/v1/DaemonSet': { model: DaemonSet as unknown as Validator, clientType: 'V1DaemonSet' },
   'rbac.authorization.k8s.io/v1/ClusterRole': {
     model: ClusterRole as unknown as Validator,
@@ -118,6 +120,8 @@ describe('manifests', () => {
     expect(kinds.sort()).toEqual(
       [
         'ClusterRole/vmprobe',
+        'ClusterRole/vmprobe-debug-reader',
+        'ClusterRole/vmprobe-metrics-reader',
         'ClusterRoleBinding/vmprobe',
         'CustomResourceDefinition/vmiprobestatuses.vmprobe.io',
         'DaemonSet/vmprobe',

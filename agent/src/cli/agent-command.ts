@@ -1,5 +1,6 @@
 // `vmprobe agent --node-name N [--kubeconfig F] [--listen ADDR:PORT] [--liveness-action …]
-//   [--max-kills-per-minute N] [--allow-probe-cidr CIDR]… [--unsafe-probe-cidr CIDR]… [--log-level …] [--log-format json|pretty]`
+//   [--max-kills-per-minute N] [--allow-probe-cidr CIDR]… [--unsafe-probe-cidr CIDR]… [--insecure-endpoints]
+//   [--log-level …] [--log-format json|pretty]`
 // Runs the node agent until SIGTERM/SIGINT, then stops probing, flushes pending writes within the
 // shutdown grace and exits 0. NODE_NAME and KUBECONFIG come from the environment when the flags are
 // absent; without a kubeconfig the in-cluster service account is used. Bad flags exit 2; an
@@ -25,6 +26,7 @@ interface AgentFlags {
   maxKillsPerMinute: number;
   allowProbeCidr: string[];
   unsafeProbeCidr: string[];
+  insecureEndpoints: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -105,6 +107,12 @@ export function registerAgentCommand(program: Command): void {
         .default([])
         .hideHelp(),
     )
+    .addOption(
+      new Option(
+        '--insecure-endpoints',
+        'serve /metrics and /debug/probes to anyone who reaches the port (no TokenReview/SubjectAccessReview)',
+      ).default(false),
+    )
     .addOption(new Option('--log-level <level>').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>').choices(['json', 'pretty']).default('json'))
     .action(async (flags: AgentFlags) => {
@@ -142,6 +150,7 @@ export function registerAgentCommand(program: Command): void {
         listen: flags.listen,
         allowProbeCidrs: flags.allowProbeCidr,
         unsafeProbeCidrs: flags.unsafeProbeCidr,
+        insecureEndpoints: flags.insecureEndpoints,
         liveness,
       });
       logger.info(
@@ -152,6 +161,9 @@ export function registerAgentCommand(program: Command): void {
           maxKillsPerMinute: flags.maxKillsPerMinute,
           allowProbeCidrs: flags.allowProbeCidr,
           ...(flags.unsafeProbeCidr.length > 0 ? { unsafeProbeCidrs: flags.unsafeProbeCidr } : {}),
+          endpoints: flags.insecureEndpoints
+            ? 'insecure (no authentication)'
+            : 'TokenReview + SubjectAccessReview',
           server: kubeConfig.getCurrentCluster()?.server,
         },
         'vmprobe agent starting',

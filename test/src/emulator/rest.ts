@@ -37,6 +37,8 @@ import {
 export interface Identity {
   user: string;
   groups: string[];
+  /** userInfo.extra, e.g. the node claim of a bound service-account token. */
+  extra?: Record<string, string[]>;
 }
 
 export interface OpContext {
