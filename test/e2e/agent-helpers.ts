@@ -27,10 +27,12 @@ export function agentRbacFiles(): string[] | undefined {
 
 /** An in-process agent as the vmprobe service account, liveness action stop-launcher (settle 0). */
 export function startAgent(cluster: TestCluster, over: Partial<AgentOptions> = {}): Agent {
+  const nodeName = over.nodeName ?? cluster.nodes[0] ?? 'node-a';
   const agent = new Agent({
-    nodeName: cluster.nodes[0] ?? 'node-a',
+    nodeName,
     liveness: (deps) => createLivenessHandler('stop-launcher', deps, { settleMs: 0 }),
-    kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER),
+    // a token bound to the agent's pod on its node, as the kubelet mounts it (carries the node claim)
+    kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER, { nodeName }),
     logger: silentLogger,
     processMetrics: false,
     watchBackoff: { initialMs: 100, maxMs: 2_000 },

@@ -14,6 +14,8 @@ import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
+import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -32,6 +34,14 @@ const VALIDATORS: Record<string, { model: Validator; clientType?: string }> = {
   'v1/ServiceAccount': { model: ServiceAccount as unknown as Validator, clientType: 'V1ServiceAccount' },
   'v1/ConfigMap': { model: ConfigMap as unknown as Validator, clientType: 'V1ConfigMap' },
   'v1/Secret': { model: Secret as unknown as Validator, clientType: 'V1Secret' },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': {
+    model: ValidatingAdmissionPolicy as unknown as Validator,
+    clientType: 'V1ValidatingAdmissionPolicy',
+  },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': {
+    model: ValidatingAdmissionPolicyBinding as unknown as Validator,
+    clientType: 'V1ValidatingAdmissionPolicyBinding',
+  },
   'apps/v1/DaemonSet': { model: DaemonSet as unknown as Validator, clientType: 'V1DaemonSet' },
   'rbac.authorization.k8s.io/v1/ClusterRole': {
     model: ClusterRole as unknown as Validator,
@@ -127,6 +137,8 @@ describe('manifests', () => {
         'DaemonSet/vmprobe',
         'Namespace/vmprobe-system',
         'ServiceAccount/vmprobe',
+        'ValidatingAdmissionPolicy/vmprobe-node-bound-writes',
+        'ValidatingAdmissionPolicyBinding/vmprobe-node-bound-writes',
       ].sort(),
     );
   });

@@ -8,6 +8,7 @@
  * only by a later delete with grace 0 / `finishPodDeletion` (mode 'manual'), like a kubelet would.
  */
 import { admitVmi, isVmi } from './admission.js';
+import type { WriteAttributes } from './validating-policy.js';
 import { ApiError, errors, type StatusCause } from './errors.js';
 import { jsonPatch, mergePatch, PATCH_TYPES, strategicMergePatch } from './patch.js';
 import { apiVersionOf, groupResource, type ResourceRegistry, type ResourceType } from './resources.js';
@@ -86,6 +87,8 @@ export interface DeleteOptions {
 
 export interface RestOptions {
   podDeletion: 'timer' | 'manual';
+  /** Validating admission of API writes (ValidatingAdmissionPolicies); throws to deny. */
+  admitWrite?: (a: WriteAttributes) => void;
 }
 
 export class Rest {
@@ -288,6 +291,16 @@ export class Rest {
     this.resetStatusOnCreate(rt, obj);
     if (ctx.admission && isVmi(rt.group, rt.plural)) admitVmi(ctx.identity.user, undefined, obj);
     this.defaultAndValidate(rt, version, obj, undefined);
+    if (ctx.admission)
+      this.opts.admitWrite?.({
+        operation: 'CREATE',
+        rt,
+        version,
+        namespace: md.namespace,
+        name: md.name,
+        object: obj,
+        identity: ctx.identity,
+      });
     obj.apiVersion = apiVersionOf(rt.group, rt.storageVersion);
 
     const rv = this.storage.nextRv();
@@ -594,6 +607,18 @@ export class Rest {
     }
     if (ctx.admission && isVmi(rt.group, rt.plural)) admitVmi(ctx.identity.user, old, next);
     this.defaultAndValidate(rt, version, next, old);
+    if (ctx.admission)
+      this.opts.admitWrite?.({
+        operation: 'UPDATE',
+        rt,
+        version,
+        subresource,
+        namespace: old.metadata.namespace,
+        name,
+        object: next,
+        oldObject: old,
+        identity: ctx.identity,
+      });
     next.apiVersion = old.apiVersion;
 
     // Generation: bumped when anything but metadata (and status, when a subresource) changes.
@@ -630,7 +655,7 @@ export class Rest {
   }
 
   delete(
-    _ctx: OpContext,
+    ctx: OpContext,
     rt: ResourceType,
     namespace: string | undefined,
     name: string,
@@ -654,6 +679,16 @@ export class Rest {
       (!Number.isInteger(o.gracePeriodSeconds) || o.gracePeriodSeconds < 0)
     )
       throw errors.badRequest(`invalid gracePeriodSeconds: ${o.gracePeriodSeconds}`);
+    if (ctx.admission)
+      this.opts.admitWrite?.({
+        operation: 'DELETE',
+        rt,
+        version,
+        namespace: old.metadata.namespace,
+        name,
+        oldObject: old,
+        identity: ctx.identity,
+      });
     const gr = groupResource(rt.group, rt.plural);
     const policy = o.propagationPolicy ?? 'Background';
     if (!['Orphan', 'Background', 'Foreground'].includes(policy))

@@ -27,6 +27,7 @@ import { RequestLog } from './requestlog.js';
 import { builtinResources, groupResource, ResourceRegistry, type ResourceType } from './resources.js';
 import { type DeleteOptions, type Identity, type OpContext, Rest } from './rest.js';
 import { serveReview } from './reviews.js';
+import { admitWithPolicies } from './validating-policy.js';
 import { parseRequest, type RequestInfo } from './router.js';
 import { Storage } from './storage.js';
 import { ObjectStore } from './store.js';
@@ -151,7 +152,10 @@ class EmulatorImpl implements Emulator {
     this.host = opts.host ?? '127.0.0.1';
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
     this.storage = new Storage(opts.historySize ?? 50_000);
-    this.rest = new Rest(this.storage, this.registry, { podDeletion: opts.podDeletion ?? 'timer' });
+    this.rest = new Rest(this.storage, this.registry, {
+      podDeletion: opts.podDeletion ?? 'timer',
+      admitWrite: (a) => admitWithPolicies(this.storage, a),
+    });
     this.store = new ObjectStore(this.rest, this.storage, this.registry);
     this.rbac = new RbacAuthorizer(this.storage);
     this.faults = new FaultInjector({
