@@ -12,11 +12,11 @@ import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import type { KubeObject } from '../src/emulator/util.js';
 import {
+  type AgentBed,
   agentRbacFiles,
+  FAST_TIMINGS,
   seedVmi,
   startAgentBed,
-  type AgentBed,
-  FAST_TIMINGS,
   waitForCondition,
 } from './agent-helpers.js';
 

@@ -8,7 +8,6 @@
  * only by a later delete with grace 0 / `finishPodDeletion` (mode 'manual'), like a kubelet would.
  */
 import { admitVmi, isVmi } from './admission.js';
-import type { WriteAttributes } from './validating-policy.js';
 import { ApiError, errors, type StatusCause } from './errors.js';
 import { jsonPatch, mergePatch, PATCH_TYPES, strategicMergePatch } from './patch.js';
 import { apiVersionOf, groupResource, type ResourceRegistry, type ResourceType } from './resources.js';
@@ -34,6 +33,7 @@ import {
   randomSuffix,
   rfc3339,
 } from './util.js';
+import type { WriteAttributes } from './validating-policy.js';
 
 export interface Identity {
   user: string;

@@ -27,12 +27,12 @@ import { RequestLog } from './requestlog.js';
 import { builtinResources, groupResource, ResourceRegistry, type ResourceType } from './resources.js';
 import { type DeleteOptions, type Identity, type OpContext, Rest } from './rest.js';
 import { serveReview } from './reviews.js';
-import { admitWithPolicies } from './validating-policy.js';
 import { parseRequest, type RequestInfo } from './router.js';
 import { Storage } from './storage.js';
 import { ObjectStore } from './store.js';
 import { makeServingCerts } from './tls.js';
 import type { KubeObject } from './util.js';
+import { admitWithPolicies } from './validating-policy.js';
 import { WatchStream } from './watch.js';
 
 export interface EmulatorOptions {

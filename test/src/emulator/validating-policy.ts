@@ -19,8 +19,8 @@
  */
 import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import { ApiError, qualifiedResource } from './errors.js';
-import type { Identity } from './rest.js';
 import type { ResourceType } from './resources.js';
+import type { Identity } from './rest.js';
 import type { Storage } from './storage.js';
 import type { KubeObject } from './util.js';
 
@@ -68,13 +68,13 @@ function compile(expr: string): Program | Error {
   return p;
 }
 
-class EvalError extends Error {}
+class CelEvaluationError extends Error {}
 
 function evaluate(expr: string, vars: Record<string, unknown>): unknown {
   const p = compile(expr);
-  if (p instanceof Error) throw new EvalError(`compilation failed: ${p.message}`);
+  if (p instanceof Error) throw new CelEvaluationError(`compilation failed: ${p.message}`);
   const r = p(vars);
-  if (isCelError(r)) throw new EvalError(String((r as { message?: string }).message ?? r));
+  if (isCelError(r)) throw new CelEvaluationError(String((r as { message?: string }).message ?? r));
   return r;
 }
 
