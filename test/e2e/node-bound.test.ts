@@ -134,6 +134,42 @@ describe('node-bound writes (ValidatingAdmissionPolicy)', () => {
     await expect(a.deletePod('default', pods['vm-a2']!.name, pods['vm-a2']!.uid, 0)).resolves.toBeDefined();
   });
 
+  it('with the delete-vmi rule, denies deleting a VMI of another node, allows its own', async () => {
+    // the delete-vmi overlay's extra right (manifests/overlays/delete-vmi), granted here directly
+    cluster.emu.loadRbac([
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'vmprobe-delete-vmi' },
+        rules: [{ apiGroups: ['kubevirt.io'], resources: ['virtualmachineinstances'], verbs: ['delete'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'vmprobe-delete-vmi' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'vmprobe-delete-vmi' },
+        subjects: [{ kind: 'ServiceAccount', name: 'vmprobe', namespace: 'vmprobe-system' }],
+      },
+    ]);
+    const a = writesAs('node-a');
+    const uidOf = (name: string) =>
+      cluster.emu.store.get({
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstance',
+        namespace: 'default',
+        name,
+      })?.metadata?.uid as string;
+    const err = await a.deleteVmi('default', 'vm-b', uidOf('vm-b')).then(
+      () => undefined,
+      (e: { status?: number; message?: string }) => e,
+    );
+    expect(err?.status).toBe(403);
+    expect(err?.message).toContain('may delete only VMIs running on its node');
+    expect(uidOf('vm-b')).toBeTruthy();
+    // vm-a2 (its launcher pod deleted above, so Failed) still names node-a in status.nodeName
+    await expect(a.deleteVmi('default', 'vm-a2', uidOf('vm-a2'))).resolves.toBeDefined();
+  });
+
   it('denies VMIProbeStatus writes for another node, and everything to a token without the node claim', async () => {
     const a = writesAs('node-a');
     await expect(
