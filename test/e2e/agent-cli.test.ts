@@ -40,6 +40,7 @@ describe('vmprobe agent: bad usage', () => {
   it.each([
     [[], 'node-name'],
     [['--node-name', 'n', '--allow-probe-cidr', '10.0.0.0/40'], 'prefix'],
+    [['--node-name', 'n', '--unsafe-probe-cidr', 'loopback'], 'not a CIDR'],
     [['--node-name', 'n', '--listen', 'nowhere'], 'listen address'],
     [['--node-name', 'n', '--liveness-action', 'reboot'], 'liveness-action'],
     [['--node-name', 'n', '--max-kills-per-minute', 'many'], 'max-kills-per-minute'],
