@@ -49,7 +49,6 @@ const policy = (allowCidrs: string[] = [], unsafeCidrs: string[] = []) =>
   new ProbeAddressPolicy({ allowCidrs, unsafeCidrs, nodeAddresses });
 /** The fixture's guest-reported networks are allow-listed, as an operator would for a known range. */
 const guestNets = policy(['10.0.0.0/8', 'fd00::/64', '192.168.50.0/24', 'fd50::/64']);
-const strict = policy();
 const tcp = (port: number | string, host?: string) =>
   resolveProbe({ tcpSocket: { port, ...(host ? { host } : {}) } }, 'liveness');
 
@@ -153,13 +152,15 @@ describe('explicit host', () => {
       ok: true,
       target: { host: '192.168.50.4' },
     });
-    expect(choose(vmi(), [pod('p', 'node-a', ['10.244.0.7'])], tcp(22, '10.244.0.7'), strict)).toMatchObject({
+    expect(
+      choose(vmi(), [pod('p', 'node-a', ['10.244.0.7'])], tcp(22, '10.244.0.7'), policy()),
+    ).toMatchObject({
       ok: true,
     });
   });
 
   it('a guest-reported interface address outside --allow-probe-cidr is refused', () => {
-    const r = choose(vmi(), [], tcp(22, '192.168.50.4'), strict);
+    const r = choose(vmi(), [], tcp(22, '192.168.50.4'), policy());
     expect(r).toMatchObject({ ok: false, reason: 'InvalidProbe' });
     expect(r.ok ? '' : r.message).toContain("neither the launcher pod's IP nor inside --allow-probe-cidr");
   });
@@ -257,11 +258,11 @@ describe('guest-reported addresses (status.interfaces)', () => {
 
   it('are used only when they are the launcher pod IP or inside --allow-probe-cidr', () => {
     const launcher = [pod('p', 'node-a', ['10.1.0.9'], 'Pending')]; // not Running: no pod IP choice
-    expect(choose(reporting('10.1.0.9'), launcher, tcp(1500), strict)).toMatchObject({
+    expect(choose(reporting('10.1.0.9'), launcher, tcp(1500), policy())).toMatchObject({
       ok: true,
       address: '10.1.0.9',
     });
-    const r = choose(reporting('10.1.0.9'), [], tcp(1500), strict);
+    const r = choose(reporting('10.1.0.9'), [], tcp(1500), policy());
     expect(r).toMatchObject({ ok: false, reason: 'InvalidProbe' });
     expect(r.ok ? '' : r.message).toBe(
       "10.1.0.9 (status.interfaces, network default, reported by the guest) is neither the launcher pod's IP nor inside --allow-probe-cidr; not probed",
@@ -285,8 +286,25 @@ describe('guest-reported addresses (status.interfaces)', () => {
     }
   });
 
+  it('the last launcher pod IP keeps vouching while the pod has just vanished (same VMI uid only)', () => {
+    const p = policy();
+    const v = reporting('10.1.0.9');
+    expect(choose(v, [pod('p', 'node-a', ['10.1.0.9'], 'Pending')], tcp(1500), p)).toMatchObject({
+      ok: true,
+    });
+    // the pod is gone (deleted after a liveness kill): the VMI is still Running for a moment
+    expect(choose(v, [], tcp(1500), p)).toMatchObject({ ok: true, address: '10.1.0.9' });
+    const other = { ...v, metadata: { ...v.metadata, uid: 'uid-2' } };
+    expect(choose(other, [], tcp(1500), p)).toMatchObject({ ok: false, reason: 'InvalidProbe' });
+    // a new pod with another IP replaces the voucher
+    expect(choose(v, [pod('q', 'node-a', ['10.1.0.10'], 'Pending')], tcp(1500), p)).toMatchObject({
+      ok: false,
+      reason: 'InvalidProbe',
+    });
+  });
+
   it('a launcher pod IP of a never-probed class is refused too', () => {
-    const r = choose(vmi(), [pod('p', 'node-a', [NODE_IP])], tcp(1500), strict);
+    const r = choose(vmi(), [pod('p', 'node-a', [NODE_IP])], tcp(1500), policy());
     expect(r).toMatchObject({ ok: false, reason: 'InvalidProbe' });
     expect(r.ok ? '' : r.message).toContain("the launcher pod's IP");
   });

@@ -182,6 +182,7 @@ export function launcherPodAddresses(launcherPods: readonly PodObject[]): Set<st
  */
 export function checkExplicitHost(
   host: string,
+  vmiUid: string | undefined,
   launcherPods: readonly PodObject[],
   policy: AddressPolicy,
   fieldPath: string,
@@ -195,16 +196,19 @@ export function checkExplicitHost(
     };
   }
   const choice: AddressChoice = { ok: true, address: ip, source: 'host' };
-  return vetAddress(choice, launcherPods, policy, fieldPath.replace(/\.host$/, ''));
+  return vetAddress(choice, vmiUid, launcherPods, policy, fieldPath.replace(/\.host$/, ''));
 }
 
 /**
  * The last word on a chosen address: an interface address (guest-reported) must be the launcher
  * pod's IP or inside --allow-probe-cidr; no address of a never-probed class or of the node, whatever
  * its source. A refusal is InvalidProbe with the reason; the address is then never contacted.
+ * The launcher pod IPs that vouch come from `policy.vouchedIps` (the current pods', or the last
+ * ones seen for this VMI while its pod has just vanished).
  */
 export function vetAddress(
   choice: AddressChoice,
+  vmiUid: string | undefined,
   launcherPods: readonly PodObject[],
   policy: AddressPolicy,
   fieldPath: string,
@@ -225,7 +229,8 @@ export function vetAddress(
       message: `${ip} (${from}) is ${why}; the node agent never probes loopback, link-local, unspecified, multicast or node addresses`,
     };
   }
-  if (choice.source !== 'pod' && !launcherPodAddresses(launcherPods).has(ip) && !policy.allowed(ip)) {
+  const vouched = policy.vouchedIps(vmiUid, launcherPodAddresses(launcherPods));
+  if (choice.source !== 'pod' && !vouched.has(ip) && !policy.allowed(ip)) {
     return {
       ok: false,
       reason: 'InvalidProbe',

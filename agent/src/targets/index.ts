@@ -83,9 +83,15 @@ export function resolveTarget(probe: ResolvedProbe, vmi: VmiObject, ctx: TargetC
   const handlerPath = `${ctx.fieldPath}.${h.type === 'http' ? 'httpGet' : h.type === 'tcp' ? 'tcpSocket' : 'icmp'}`;
   const chosen =
     h.type !== 'icmp' && h.host !== undefined
-      ? checkExplicitHost(h.host, ctx.launcherPods, ctx.addressPolicy, `${handlerPath}.host`)
+      ? checkExplicitHost(
+          h.host,
+          vmi.metadata?.uid,
+          ctx.launcherPods,
+          ctx.addressPolicy,
+          `${handlerPath}.host`,
+        )
       : chooseVmiAddress(vmi, ctx.launcherPods);
-  const addr = vetAddress(chosen, ctx.launcherPods, ctx.addressPolicy, handlerPath);
+  const addr = vetAddress(chosen, vmi.metadata?.uid, ctx.launcherPods, ctx.addressPolicy, handlerPath);
   if (!addr.ok) return { ok: false, reason: REASON[addr.reason], message: addr.message };
   const address = displayAddress(addr.address);
   if (h.type === 'icmp')

@@ -9,9 +9,14 @@
 //  - a guest-reported address (an interface address, or an explicit host that is not the launcher
 //    pod's IP) is probed only when it is the launcher pod's IP or inside --allow-probe-cidr.
 //
+// A VMI whose launcher pod has just vanished (deleted; KubeVirt fails the VMI moments later) keeps
+// the pod IPs it was last seen with as vouchers, so its probe keeps its target instead of flipping
+// to InvalidProbe in that window (memory: the last IPs of at most MAX_REMEMBERED_VMIS VMI uids).
+//
 // `unsafeCidrs` (--unsafe-probe-cidr) exempts a range from the fixed classes above (never from the
 // node's own addresses): it exists for test beds whose VMs live on loopback addresses and must not
-// be set on a cluster. Immutable after construction except for the node-address cache.
+// be set on a cluster. Immutable after construction except for the node-address cache and the
+// remembered launcher IPs.
 import { networkInterfaces } from 'node:os';
 import { CidrAllowList } from './cidr.js';
 
@@ -21,6 +26,12 @@ export interface AddressPolicy {
   allowed(ip: string): boolean;
   /** Why `ip` must never be probed (a sentence fragment), or undefined when it may be. */
   refusal(ip: string): string | undefined;
+  /**
+   * The launcher pod IPs that vouch for a VMI's guest-reported addresses: `current` (its launcher
+   * pods' IPs now), or — while it has none, e.g. its pod was just deleted and KubeVirt has not yet
+   * failed the VMI — the last non-empty set seen for this VMI uid.
+   */
+  vouchedIps(vmiUid: string | undefined, current: ReadonlySet<string>): ReadonlySet<string>;
 }
 
 const FIXED_CLASSES: readonly { cidr: string; what: string }[] = [
@@ -91,6 +102,9 @@ export class NodeAddresses {
   }
 }
 
+/** VMIs whose last launcher pod IPs are remembered (oldest forgotten first). */
+export const MAX_REMEMBERED_VMIS = 4096;
+
 export interface ProbeAddressPolicyOptions {
   /** --allow-probe-cidr: where guest-reported and explicit addresses may point. */
   allowCidrs?: readonly string[];
@@ -105,6 +119,7 @@ export class ProbeAddressPolicy implements AddressPolicy {
   private readonly allow: CidrAllowList;
   private readonly unsafe: CidrAllowList;
   private readonly node: { has(ip: string): boolean };
+  private readonly lastLauncherIps = new Map<string, ReadonlySet<string>>();
 
   constructor(opts: ProbeAddressPolicyOptions = {}) {
     this.allow = new CidrAllowList(opts.allowCidrs ?? []);
@@ -114,6 +129,17 @@ export class ProbeAddressPolicy implements AddressPolicy {
 
   allowed(ip: string): boolean {
     return this.allow.contains(ip) || this.allow.contains(unmapIpv4(ip));
+  }
+
+  vouchedIps(vmiUid: string | undefined, current: ReadonlySet<string>): ReadonlySet<string> {
+    if (vmiUid === undefined) return current;
+    if (current.size === 0) return this.lastLauncherIps.get(vmiUid) ?? current;
+    this.lastLauncherIps.delete(vmiUid); // re-insert: most recent last
+    this.lastLauncherIps.set(vmiUid, current);
+    if (this.lastLauncherIps.size > MAX_REMEMBERED_VMIS) {
+      this.lastLauncherIps.delete(this.lastLauncherIps.keys().next().value as string);
+    }
+    return current;
   }
 
   refusal(ip: string): string | undefined {
