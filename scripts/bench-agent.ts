@@ -269,11 +269,17 @@ async function parent(
     process.stderr.write(`test bed: ${ready.vmis} VMIs Running after ${ready.setupSeconds.toFixed(1)} s\n`);
 
     const port = await freePort();
+    const { loopbackVmCidr } = await import('../test/src/vmsim/index.js');
     const args = [
       ...nodeArgs,
       AGENT_BIN,
       ...shipped.args.filter((a) => !a.startsWith('--listen')),
       `--listen=127.0.0.1:${port}`,
+      // the simulated VMs live on loopback addresses, which the agent otherwise never probes
+      `--unsafe-probe-cidr=${loopbackVmCidr()}`,
+      // the harness polls /metrics and /debug/probes without a token (the guard's reviews are cached
+      // for minutes, so it would not change the steady-state numbers)
+      '--insecure-endpoints',
       `--node-name=${NODE}`,
       `--kubeconfig=${ready.kubeconfig}`,
     ];

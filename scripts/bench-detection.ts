@@ -267,7 +267,16 @@ async function parent(opts: {
       writeQps: opts.writeQps,
       writeBurst: Math.max(50, opts.writeQps),
     });
-    agent = new Agent({ nodeName: NODE, kubeConfig, logger, observer, reporter });
+    const { loopbackVmCidr } = await import('../test/src/vmsim/index.js');
+    // the simulated VMs live on loopback addresses, which the agent otherwise never probes
+    agent = new Agent({
+      nodeName: NODE,
+      kubeConfig,
+      logger,
+      observer,
+      reporter,
+      unsafeProbeCidrs: [loopbackVmCidr()],
+    });
     await agent.start();
     await agent.whenReady();
     const a = agent;

@@ -10,7 +10,7 @@
 // --exit-when-done: stop after the script (CI, smoke tests); --plain: no screen redraw, print the
 // table on every change (also the default when stdout is not a terminal).
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -50,6 +50,7 @@ process.stdout.write('done\n');
 
 const { startTestCluster, SEED_VMI_FILES, readManifest } = await import('../test/src/cluster.js');
 const { VMPROBE_AGENT_USER } = await import('../test/src/emulator/index.js');
+const { loopbackVmCidr } = await import('../test/src/vmsim/index.js');
 const { Agent } = await import('../agent/src/agent.js');
 const { createLivenessHandler } = await import('../agent/src/liveness/index.js');
 const { createLogger } = await import('../agent/src/log.js');
@@ -100,6 +101,8 @@ const agentOptions = {
   nodeName: 'node-a',
   kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER),
   logger,
+  // the simulated VMs live on loopback addresses, which the agent otherwise never probes
+  unsafeProbeCidrs: [loopbackVmCidr()],
   liveness: (deps: Parameters<typeof createLivenessHandler>[1]) =>
     createLivenessHandler('stop-launcher', deps, { settleMs: 1_000 }),
 };
@@ -113,6 +116,10 @@ try {
   await agent.start();
 }
 const agentUrl = agent.address()?.url ?? '(no HTTP server)';
+// /metrics and /debug/probes want a bearer token the emulated cluster accepts (TokenReview +
+// SubjectAccessReview); the demo hands out its admin token in a file.
+const TOKEN_FILE = join(tmpdir(), `vmprobe-demo-${process.pid}.token`);
+writeFileSync(TOKEN_FILE, cluster.emu.tokenFor('admin'), { mode: 0o600 });
 
 // --- shutdown ---------------------------------------------------------------------------------------
 let stopping = false;
@@ -189,7 +196,7 @@ async function render(): Promise<void> {
   const head = [
     `vmprobe demo — agent on node-a, emulated Kubernetes + KubeVirt, simulated VMs on loopback`,
     `time is scaled ${SCALE}×: the seed's 120 s initial delays and 20 s periods run as ${Math.max(1, Math.round(120 / SCALE))} s and ${Math.max(1, Math.round(20 / SCALE))} s`,
-    `metrics: ${agentUrl}/metrics   probes: npx vmprobe status --agent ${agentUrl}   log: ${LOG_FILE}`,
+    `metrics: ${agentUrl}/metrics   probes: npx vmprobe status --agent ${agentUrl} --token-file ${TOKEN_FILE}   log: ${LOG_FILE}`,
   ].join('\n');
   const body = `VMIs (namespace ${NS})\n${vmis}\n\nProbes\n${probes.length ? formatProbeTable(probes, Date.now()) : '(none yet)\n'}`;
   if (LIVE) {
@@ -325,7 +332,7 @@ async function script(): Promise<void> {
   say(
     args['exit-when-done']
       ? 'demo script done'
-      : `demo script done; the agent keeps running — try: npx vmprobe status --agent ${agentUrl}`,
+      : `demo script done; the agent keeps running — try: npx vmprobe status --agent ${agentUrl} --token-file ${TOKEN_FILE}`,
   );
 }
 

@@ -10,7 +10,7 @@
 import { POD_READINESS_CONDITION, VMI_PLURAL } from '@vmprobe/shared';
 import { type Clock, systemClock } from './clock.js';
 import type { PodObject, VmiObject } from './discovery/types.js';
-import { AgentHttpServer, WatchHealth } from './http/index.js';
+import { AgentHttpServer, type EndpointGuard, ReviewingGuard, WatchHealth } from './http/index.js';
 import type { KubeConfig } from './kube/config.js';
 import {
   type BackoffOptions,
@@ -18,6 +18,7 @@ import {
   createVmiWatcher,
   type ResourceWatcher,
 } from './kube/informers.js';
+import { createAccessReviews } from './kube/reviews.js';
 import { createKubeWrites } from './kube/writes.js';
 import { countKillableVmis } from './liveness/budget.js';
 import type { Logger } from './log.js';
@@ -32,7 +33,7 @@ import type { AgentObserver } from './observer.js';
 import { ApiReporter } from './report/index.js';
 import type { Reporter } from './report/types.js';
 import type { ProbeSnapshot } from './snapshot.js';
-import { CidrAllowList } from './targets/index.js';
+import { ProbeAddressPolicy } from './targets/index.js';
 import { VERSION } from './version.js';
 
 export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
@@ -45,6 +46,14 @@ export interface AgentOptions {
   listen?: string;
   /** `--allow-probe-cidr` values; parsed in the constructor (InvalidCidrError). */
   allowProbeCidrs?: readonly string[];
+  /** `--unsafe-probe-cidr` values (test beds only: exempt from the never-probed classes). */
+  unsafeProbeCidrs?: readonly string[];
+  /** The node's own addresses (never probed); default: the host's interfaces. */
+  nodeAddresses?: { has(ip: string): boolean };
+  /** `--insecure-endpoints`: serve /metrics and /debug/probes without TokenReview/SubjectAccessReview. */
+  insecureEndpoints?: boolean;
+  /** Default (unless insecureEndpoints): a ReviewingGuard over the API's review calls. */
+  endpointGuard?: EndpointGuard;
   /** Builds the liveness handler; it receives what the agent shares (writes, reporter, observer).
    *  Undefined: liveness failures are reported but nothing is stopped. */
   liveness?: (deps: LivenessDeps) => LivenessHandler & { stop?(): void | Promise<void> };
@@ -99,7 +108,11 @@ export class Agent {
     this.nodeName = opts.nodeName;
     this.log = opts.logger;
     const clock = opts.clock ?? systemClock;
-    const allowed = new CidrAllowList(opts.allowProbeCidrs ?? []);
+    const addressPolicy = new ProbeAddressPolicy({
+      allowCidrs: opts.allowProbeCidrs ?? [],
+      unsafeCidrs: opts.unsafeProbeCidrs ?? [],
+      ...(opts.nodeAddresses ? { nodeAddresses: opts.nodeAddresses } : {}),
+    });
     this.metrics = opts.observer
       ? undefined
       : new AgentMetrics({
@@ -175,7 +188,7 @@ export class Agent {
       observer: this.observer,
       logger: this.log,
       clock,
-      allowedCidrs: allowed,
+      addressPolicy,
       ...(this.liveness ? { liveness: this.liveness } : {}),
       createWorker: opts.createWorker ?? probeWorkerFactory({ logger: this.log }),
     });
@@ -185,6 +198,16 @@ export class Agent {
         ? undefined
         : new AgentHttpServer({
             listen: opts.listen,
+            ...(opts.insecureEndpoints
+              ? {}
+              : {
+                  guard:
+                    opts.endpointGuard ??
+                    new ReviewingGuard({
+                      reviews: createAccessReviews({ kubeConfig: opts.kubeConfig, observer: this.observer }),
+                      now: () => clock.now(),
+                    }),
+                }),
             logger: this.log.child({ component: 'http' }),
             metrics: () =>
               this.metrics ? this.metrics.expose() : Promise.resolve({ contentType: 'text/plain', body: '' }),

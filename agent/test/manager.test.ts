@@ -8,7 +8,7 @@ import { ProbeManager } from '../src/manager/index.js';
 import { type AgentObserver, noopObserver, type ProbeState } from '../src/observer.js';
 import type { ProbeOutcome } from '../src/probers/types.js';
 import type { LastReported, Reporter, VmiProbeReport } from '../src/report/types.js';
-import { CidrAllowList } from '../src/targets/index.js';
+import { ProbeAddressPolicy } from '../src/targets/index.js';
 
 const NODE = 'node-a';
 
@@ -135,7 +135,11 @@ describe('ProbeManager', () => {
       observer,
       logger: silentLogger,
       clock,
-      allowedCidrs: new CidrAllowList([]),
+      // the VMIs' guest-reported interface addresses are in 10.1/16
+      addressPolicy: new ProbeAddressPolicy({
+        allowCidrs: ['10.1.0.0/16'],
+        nodeAddresses: { has: () => false },
+      }),
       liveness: { onFailure: (f) => failures.push(f), onRecovery: (uid) => recovered.push(uid) },
       createWorker: (req) => {
         const w = new FakeWorker(req);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
+import { loopbackVmCidr } from '../src/vmsim/index.js';
 import { agentRbacFiles, seedVmi, waitForCondition } from './agent-helpers.js';
 
 const MAIN = join(REPO_ROOT, 'agent/src/cli/main.ts');
@@ -39,6 +40,7 @@ describe('vmprobe agent: bad usage', () => {
   it.each([
     [[], 'node-name'],
     [['--node-name', 'n', '--allow-probe-cidr', '10.0.0.0/40'], 'prefix'],
+    [['--node-name', 'n', '--unsafe-probe-cidr', 'loopback'], 'not a CIDR'],
     [['--node-name', 'n', '--listen', 'nowhere'], 'listen address'],
     [['--node-name', 'n', '--liveness-action', 'reboot'], 'liveness-action'],
     [['--node-name', 'n', '--max-kills-per-minute', 'many'], 'max-kills-per-minute'],
@@ -74,10 +76,21 @@ describe('vmprobe agent against the test bed', () => {
     await cluster.waitForRunning('default', 'cli-vm');
     const port = await freePort();
     // NODE_NAME and KUBECONFIG from the environment.
-    const p = run(['--listen', `127.0.0.1:${port}`, '--log-level', 'debug', '--max-kills-per-minute', '7'], {
-      NODE_NAME: 'node-a',
-      KUBECONFIG: kubeconfig,
-    });
+    const p = run(
+      [
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--log-level',
+        'debug',
+        '--max-kills-per-minute',
+        '7',
+        `--unsafe-probe-cidr=${loopbackVmCidr()}`,
+      ],
+      {
+        NODE_NAME: 'node-a',
+        KUBECONFIG: kubeconfig,
+      },
+    );
     try {
       await cluster.waitFor(
         async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
@@ -90,7 +103,12 @@ describe('vmprobe agent against the test bed', () => {
       const healthz = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(healthz.status).toBe(200);
       expect(await healthz.text()).toContain('[+]watches ok\n');
-      const probes = (await (await fetch(`http://127.0.0.1:${port}/debug/probes`)).json()) as {
+      const unauthenticated = await fetch(`http://127.0.0.1:${port}/debug/probes`);
+      expect(unauthenticated.status).toBe(401);
+      const admin = { Authorization: `Bearer ${cluster.emu.tokenFor('admin')}` };
+      const probes = (await (
+        await fetch(`http://127.0.0.1:${port}/debug/probes`, { headers: admin })
+      ).json()) as {
         vmi: string;
         probe: string;
         state: string;

@@ -8,25 +8,37 @@ import { silentLogger } from '@vmprobe/agent/log';
 import { readManifest, startTestCluster, type TestCluster, type TestClusterOptions } from '../src/cluster.js';
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import type { Vmi } from '../src/kubevirt/index.js';
+import { loopbackVmCidr } from '../src/vmsim/index.js';
 
 export const RBAC_FILE = join(REPO_ROOT, 'manifests/base/rbac.yaml');
+/** The roles that grant `get` on /metrics and /debug/probes (unbound in the base). */
+export const RBAC_ENDPOINTS_FILE = join(REPO_ROOT, 'manifests/base/rbac-endpoints.yaml');
+/** The monitoring component's scrape identity (ServiceAccount vmprobe-prometheus bound to the metrics reader). */
+export const SCRAPE_IDENTITY_FILE = join(REPO_ROOT, 'manifests/monitoring/scrape-identity.yaml');
+export const PROMETHEUS_SCRAPE_USER = 'system:serviceaccount:vmprobe-system:vmprobe-prometheus';
 
 /** The shipped RBAC when it exists (the agent then runs with exactly the ClusterRole's rights). */
 export function agentRbacFiles(): string[] | undefined {
-  if (existsSync(RBAC_FILE)) return [RBAC_FILE];
+  if (existsSync(RBAC_FILE))
+    return [RBAC_FILE, ...(existsSync(RBAC_ENDPOINTS_FILE) ? [RBAC_ENDPOINTS_FILE] : [])];
   console.warn(`${RBAC_FILE} not found: RBAC is not enforced in this run`);
   return undefined;
 }
 
 /** An in-process agent as the vmprobe service account, liveness action stop-launcher (settle 0). */
 export function startAgent(cluster: TestCluster, over: Partial<AgentOptions> = {}): Agent {
+  const nodeName = over.nodeName ?? cluster.nodes[0] ?? 'node-a';
   const agent = new Agent({
-    nodeName: cluster.nodes[0] ?? 'node-a',
+    nodeName,
     liveness: (deps) => createLivenessHandler('stop-launcher', deps, { settleMs: 0 }),
-    kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER),
+    // a token bound to the agent's pod on its node, as the kubelet mounts it (carries the node claim)
+    kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER, { nodeName }),
     logger: silentLogger,
     processMetrics: false,
     watchBackoff: { initialMs: 100, maxMs: 2_000 },
+    // The simulated VMs live on loopback addresses (loopback mode), which the agent otherwise never
+    // probes; 127.0.0.1 stays outside this range.
+    unsafeProbeCidrs: [loopbackVmCidr()],
     ...over,
   });
   return agent;

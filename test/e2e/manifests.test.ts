@@ -12,6 +12,8 @@ import { Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Issue
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
+import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -20,6 +22,7 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +40,15 @@ const VALIDATORS: Record<string, { model: Validator; clientType?: string }> = {
   'v1/ServiceAccount': { model: ServiceAccount as unknown as Validator, clientType: 'V1ServiceAccount' },
   'v1/ConfigMap': { model: ConfigMap as unknown as Validator, clientType: 'V1ConfigMap' },
   'v1/Service': { model: Service as unknown as Validator, clientType: 'V1Service' },
+  'v1/Secret': { model: Secret as unknown as Validator, clientType: 'V1Secret' },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': {
+    model: ValidatingAdmissionPolicy as unknown as Validator,
+    clientType: 'V1ValidatingAdmissionPolicy',
+  },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': {
+    model: ValidatingAdmissionPolicyBinding as unknown as Validator,
+    clientType: 'V1ValidatingAdmissionPolicyBinding',
+  },
   'apps/v1/DaemonSet': { model: DaemonSet as unknown as Validator, clientType: 'V1DaemonSet' },
   'apps/v1/Deployment': { model: Deployment as unknown as Validator, clientType: 'V1Deployment' },
   'policy/v1/PodDisruptionBudget': {
@@ -136,6 +148,8 @@ describe('manifests', () => {
     expect(kinds.sort()).toEqual(
       [
         'ClusterRole/vmprobe',
+        'ClusterRole/vmprobe-debug-reader',
+        'ClusterRole/vmprobe-metrics-reader',
         'ClusterRoleBinding/vmprobe',
         'CustomResourceDefinition/vmiprobestatuses.vmprobe.io',
         'DaemonSet/vmprobe',
@@ -152,6 +166,8 @@ describe('manifests', () => {
         'Issuer/vmprobe-webhook-ca',
         'Certificate/vmprobe-webhook',
         'MutatingWebhookConfiguration/vmprobe-readiness-gate',
+        'ValidatingAdmissionPolicy/vmprobe-node-bound-writes',
+        'ValidatingAdmissionPolicyBinding/vmprobe-node-bound-writes',
       ].sort(),
     );
   });

@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import type { Agent } from '@vmprobe/agent/agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
-import { type AgentBed, runSeedVmi, startAgentBed, waitForCondition } from './agent-helpers.js';
+import {
+  type AgentBed,
+  agentRbacFiles,
+  PROMETHEUS_SCRAPE_USER,
+  runSeedVmi,
+  SCRAPE_IDENTITY_FILE,
+  startAgentBed,
+  waitForCondition,
+} from './agent-helpers.js';
 
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
@@ -71,7 +79,9 @@ async function waitForValue(promql: string, value: string, timeoutMs = 20_000): 
 beforeAll(async () => {
   if (!hasPrometheus) return;
   bed = await startAgentBed({
-    cluster: { vmprobeReadinessGate: true },
+    // The agent's RBAC plus the monitoring component's scrape identity: Prometheus scrapes with the
+    // vmprobe-prometheus service account's token, as the PodMonitor does.
+    cluster: { vmprobeReadinessGate: true, rbacFiles: [...(agentRbacFiles() ?? []), SCRAPE_IDENTITY_FILE] },
     // Liveness action none: the failing VMI stays (with stop-launcher it would be gone, and its series too).
     agents: [{ listen: '127.0.0.1:0', processMetrics: true, liveness: undefined }],
   });
@@ -92,6 +102,8 @@ beforeAll(async () => {
 scrape_configs:
   - job_name: vmprobe
     honor_labels: true
+    authorization:
+      credentials: ${cluster.emu.tokenFor(PROMETHEUS_SCRAPE_USER)}
     static_configs:
       - targets: ['${agentUrl.replace('http://', '')}']
         labels:
@@ -184,7 +196,11 @@ describe.skipIf(!hasPrometheus)('real Prometheus scraping the agent', () => {
       console.log('promtool not found: skipping the live promtool check');
       return;
     }
-    const body = await (await fetch(`${agentUrl}/metrics`)).text();
+    const body = await (
+      await fetch(`${agentUrl}/metrics`, {
+        headers: { Authorization: `Bearer ${cluster.emu.tokenFor(PROMETHEUS_SCRAPE_USER)}` },
+      })
+    ).text();
     expect(body).toMatch(/^vmprobe_probe_status\{/m);
     const r = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
     expect(`${r.stdout}${r.stderr}`.trim()).toBe('');

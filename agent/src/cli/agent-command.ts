@@ -1,5 +1,6 @@
 // `vmprobe agent --node-name N [--kubeconfig F] [--listen ADDR:PORT] [--liveness-action …]
-//   [--max-kills-per-minute N] [--allow-probe-cidr CIDR]… [--log-level …] [--log-format json|pretty]`
+//   [--max-kills-per-minute N] [--allow-probe-cidr CIDR]… [--unsafe-probe-cidr CIDR]… [--insecure-endpoints]
+//   [--log-level …] [--log-format json|pretty]`
 // Runs the node agent until SIGTERM/SIGINT, then stops probing, flushes pending writes within the
 // shutdown grace and exits 0. NODE_NAME and KUBECONFIG come from the environment when the flags are
 // absent; without a kubeconfig the in-cluster service account is used. Bad flags exit 2; an
@@ -24,6 +25,8 @@ interface AgentFlags {
   livenessAction: LivenessAction;
   maxKillsPerMinute: number;
   allowProbeCidr: string[];
+  unsafeProbeCidr: string[];
+  insecureEndpoints: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -90,10 +93,25 @@ export function registerAgentCommand(program: Command): void {
     .addOption(
       new Option(
         '--allow-probe-cidr <cidr>',
-        'CIDR an explicit probe host may be in besides the VMI’s own addresses (repeatable)',
+        'CIDR where a guest-reported interface address or an explicit probe host may be, besides the launcher pod’s IP (repeatable)',
       )
         .argParser(collect)
         .default([]),
+    )
+    .addOption(
+      new Option(
+        '--unsafe-probe-cidr <cidr>',
+        'test beds only: CIDR exempt from the never-probed loopback/link-local/multicast/unspecified classes (repeatable)',
+      )
+        .argParser(collect)
+        .default([])
+        .hideHelp(),
+    )
+    .addOption(
+      new Option(
+        '--insecure-endpoints',
+        'serve /metrics and /debug/probes to anyone who reaches the port (no TokenReview/SubjectAccessReview)',
+      ).default(false),
     )
     .addOption(new Option('--log-level <level>').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>').choices(['json', 'pretty']).default('json'))
@@ -102,6 +120,7 @@ export function registerAgentCommand(program: Command): void {
       try {
         parseListenAddress(flags.listen);
         new CidrAllowList(flags.allowProbeCidr);
+        new CidrAllowList(flags.unsafeProbeCidr);
       } catch (err) {
         usage(err instanceof Error ? err.message : String(err));
       }
@@ -130,6 +149,8 @@ export function registerAgentCommand(program: Command): void {
         logger,
         listen: flags.listen,
         allowProbeCidrs: flags.allowProbeCidr,
+        unsafeProbeCidrs: flags.unsafeProbeCidr,
+        insecureEndpoints: flags.insecureEndpoints,
         liveness,
       });
       logger.info(
@@ -139,6 +160,10 @@ export function registerAgentCommand(program: Command): void {
           livenessAction: flags.livenessAction,
           maxKillsPerMinute: flags.maxKillsPerMinute,
           allowProbeCidrs: flags.allowProbeCidr,
+          ...(flags.unsafeProbeCidr.length > 0 ? { unsafeProbeCidrs: flags.unsafeProbeCidr } : {}),
+          endpoints: flags.insecureEndpoints
+            ? 'insecure (no authentication)'
+            : 'TokenReview + SubjectAccessReview',
           server: kubeConfig.getCurrentCluster()?.server,
         },
         'vmprobe agent starting',

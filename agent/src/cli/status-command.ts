@@ -1,6 +1,8 @@
-// `vmprobe status [--agent URL] [--json] [--wide]`: every probe on a node, from the agent's
-// /debug/probes. Exit 0 with the table, 1 when the agent cannot be reached or answers wrongly,
-// 2 on bad usage.
+// `vmprobe status [--agent URL] [--token T | --token-file F] [--json] [--wide]`: every probe on a
+// node, from the agent's /debug/probes (sent with `Authorization: Bearer <token>` when one is given:
+// the agent checks it with TokenReview + SubjectAccessReview). Exit 0 with the table, 1 when the
+// agent cannot be reached, refuses the token or answers wrongly, 2 on bad usage.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ProbeSnapshot } from '../snapshot.js';
 
@@ -15,13 +17,17 @@ export class AgentUnreachableError extends Error {
 }
 
 /** GETs `<agent>/debug/probes`; throws AgentUnreachableError with a message fit for the terminal. */
-export async function fetchProbes(agentUrl: string, timeoutMs: number): Promise<ProbeSnapshot[]> {
+export async function fetchProbes(
+  agentUrl: string,
+  timeoutMs: number,
+  token?: string,
+): Promise<ProbeSnapshot[]> {
   const url = new URL('/debug/probes', agentUrl);
   let res: Response;
   try {
     res = await fetch(url, {
       signal: AbortSignal.timeout(timeoutMs),
-      headers: { Accept: 'application/json' },
+      headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -35,6 +41,13 @@ export async function fetchProbes(agentUrl: string, timeoutMs: number): Promise<
     );
   }
   const text = await res.text();
+  if (res.status === 401 || res.status === 403) {
+    throw new AgentUnreachableError(
+      `the agent at ${url.origin} refused ${token ? 'the token' : 'a request without a token'} on /debug/probes (${res.status}): ${text.trim().slice(0, 200)}\n` +
+        'Pass --token or --token-file with the token of an identity bound to the ClusterRole vmprobe-debug-reader ' +
+        '(e.g. kubectl create token <service-account>).',
+    );
+  }
   if (!res.ok) {
     throw new AgentUnreachableError(
       `the agent at ${url.origin} answered ${res.status} on /debug/probes: ${text.trim().slice(0, 200)}`,
@@ -142,6 +155,10 @@ export interface StatusOptions {
   json?: boolean;
   wide?: boolean;
   timeout: string;
+  /** Bearer token for /debug/probes. */
+  token?: string;
+  /** File holding the bearer token (e.g. a service account's projected token). */
+  tokenFile?: string;
 }
 
 /** Runs the command; returns the exit code. */
@@ -163,9 +180,26 @@ export async function runStatus(
     );
     return 2;
   }
+  if (opts.token !== undefined && opts.tokenFile !== undefined) {
+    err('vmprobe status: --token and --token-file are mutually exclusive\n');
+    return 2;
+  }
+  let token = opts.token;
+  if (opts.tokenFile !== undefined) {
+    try {
+      token = readFileSync(opts.tokenFile, 'utf8').trim();
+    } catch (e) {
+      err(`vmprobe status: cannot read --token-file: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 2;
+    }
+  }
+  if (token !== undefined && !/^\S+$/.test(token)) {
+    err('vmprobe status: the token is empty or contains whitespace\n');
+    return 2;
+  }
   let probes: ProbeSnapshot[];
   try {
-    probes = await fetchProbes(opts.agent, timeoutSeconds * 1000);
+    probes = await fetchProbes(opts.agent, timeoutSeconds * 1000, token);
   } catch (e) {
     err(`vmprobe status: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
@@ -184,6 +218,8 @@ export function registerStatusCommand(program: Command): void {
     .option('--json', 'print the probes as JSON')
     .option('--wide', 'add the last probe message')
     .option('--timeout <seconds>', 'give up after this long', '5')
+    .option('--token <token>', 'bearer token for /debug/probes (an identity bound to vmprobe-debug-reader)')
+    .option('--token-file <file>', 'read the bearer token from this file')
     .action(async (opts: StatusOptions) => {
       process.exitCode = await runStatus(
         opts,

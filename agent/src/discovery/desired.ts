@@ -6,7 +6,7 @@ import { type ProbeKind, probesOfVmi, REASON, type ResolvedProbe, resolveVmiProb
 import type { HandlerType } from '../observer.js';
 import type { ProbeTarget } from '../probers/types.js';
 import type { ConditionStatus } from '../report/types.js';
-import { resolveTarget } from '../targets/index.js';
+import { type AddressPolicy, resolveTarget } from '../targets/index.js';
 import type { PodObject, VmiObject } from './types.js';
 
 export type DesiredProbe = {
@@ -20,7 +20,7 @@ export type DesiredProbe = {
 );
 
 export interface DesiredContext {
-  allowedCidrs: { contains(ip: string): boolean };
+  addressPolicy: AddressPolicy;
 }
 
 /** A VMI this agent probes: it runs here (status.nodeName — the label alone may lag) and is Running. */
@@ -95,7 +95,7 @@ export function desiredProbes(
     const base = { kind, handler, fieldPath: p.fieldPath, periodSeconds: probe.periodSeconds };
     const t = resolveTarget(probe, vmi, {
       launcherPods,
-      allowedCidrs: ctx.allowedCidrs,
+      addressPolicy: ctx.addressPolicy,
       fieldPath: p.fieldPath,
     });
     if (!t.ok) {

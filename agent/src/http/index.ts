@@ -1,3 +1,9 @@
+export {
+  type EndpointGuard,
+  type GuardDecision,
+  ReviewingGuard,
+  type ReviewingGuardOptions,
+} from './endpoint-auth.js';
 export { EventLoopWatch, type EventLoopWatchOptions, type LoopHealth } from './event-loop-watch.js';
 export {
   formatHostPort,
@@ -5,5 +11,11 @@ export {
   ListenAddressError,
   parseListenAddress,
 } from './listen-address.js';
-export { AgentHttpServer, type AgentHttpServerOptions, type Check, type CheckResult } from './server.js';
+export {
+  AgentHttpServer,
+  type AgentHttpServerOptions,
+  type Check,
+  type CheckResult,
+  PROTECTED_PATHS,
+} from './server.js';
 export { DEFAULT_WATCH_STALL_MS, WatchHealth, type WatchHealthOptions } from './watch-health.js';

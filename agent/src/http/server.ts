@@ -4,10 +4,13 @@
 //
 // The agent runs on the host network, so the port is reachable from the node's network: requests
 // get short header/request timeouts, bodies are not read, and nothing here changes state.
+// /metrics and /debug/probes are behind `guard` (TokenReview + SubjectAccessReview, endpoint-auth.ts)
+// when one is given; /healthz, /livez and /readyz stay open for the kubelet.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Logger, silentLogger } from '../log.js';
 import type { ProbeSnapshot } from '../snapshot.js';
+import type { EndpointGuard } from './endpoint-auth.js';
 import { EventLoopWatch, type EventLoopWatchOptions } from './event-loop-watch.js';
 import { formatHostPort, parseListenAddress } from './listen-address.js';
 
@@ -33,7 +36,12 @@ export interface AgentHttpServerOptions {
   readyChecks?: Record<string, Check>;
   eventLoop?: EventLoopWatchOptions;
   logger?: Logger;
+  /** Authorizes /metrics and /debug/probes; undefined serves them to anyone (--insecure-endpoints). */
+  guard?: EndpointGuard;
 }
+
+/** The paths behind the guard. */
+export const PROTECTED_PATHS: readonly string[] = ['/metrics', '/debug/probes'];
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -111,7 +119,28 @@ export class AgentHttpServer {
       send(res, 405, TEXT, 'method not allowed\n', false);
       return;
     }
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const guard = this.opts.guard;
+    if (guard && PROTECTED_PATHS.includes(path)) {
+      guard.check(req.headers.authorization, path, 'get').then(
+        (d) => {
+          if (d.ok) this.serve(path, head, res);
+          else {
+            if (d.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="vmprobe"');
+            send(res, d.status, TEXT, `${d.message}\n`, head);
+          }
+        },
+        (err: unknown) => {
+          this.log.error({ err }, 'endpoint guard failed');
+          send(res, 500, TEXT, 'authorization failed\n', head);
+        },
+      );
+      return;
+    }
+    this.serve(path, head, res);
+  }
+
+  private serve(path: string, head: boolean, res: ServerResponse): void {
     switch (path) {
       case '/metrics':
         this.opts.metrics().then(

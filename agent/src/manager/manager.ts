@@ -29,7 +29,7 @@ import type { AgentObserver, HandlerType, ProbeIdentity, ProbeState } from '../o
 import type { ProbeOutcome } from '../probers/types.js';
 import type { ConditionStatus, PodRef, Reporter, VmiProbeReport, VmiRef } from '../report/types.js';
 import type { ProbeSnapshot } from '../snapshot.js';
-import { launcherPodsOf, targetKey } from '../targets/index.js';
+import { type AddressPolicy, launcherPodsOf, targetKey } from '../targets/index.js';
 import type { LivenessHandler, ManagedWorker, WorkerFactory } from './types.js';
 
 export interface ProbeManagerOptions {
@@ -38,7 +38,7 @@ export interface ProbeManagerOptions {
   observer: AgentObserver;
   logger: Logger;
   createWorker: WorkerFactory;
-  allowedCidrs: { contains(ip: string): boolean };
+  addressPolicy: AddressPolicy;
   liveness?: LivenessHandler;
   clock?: Clock;
 }
@@ -248,7 +248,7 @@ export class ProbeManager {
       return;
     }
     const launcherPods = launcherPodsOf(vmi, this.podsOf(uid), this.opts.nodeName);
-    const desired = desiredProbes(vmi, launcherPods, { allowedCidrs: this.opts.allowedCidrs });
+    const desired = desiredProbes(vmi, launcherPods, { addressPolicy: this.opts.addressPolicy });
     if (desired.size === 0) {
       this.dropVmi(uid);
       return;

@@ -5,17 +5,21 @@
 //      the one on this node first — during a migration there are two);
 //   3. else the status.interfaces address of the pod network (spec.networks entry with `pod`,
 //      default name "default").
-// `vmprobe.io/ip-family: IPv4|IPv6` filters every step by family. An explicit probe `host` is
-// accepted only when it is one of the VMI's own addresses or inside --allow-probe-cidr: the agent
-// runs on the host network and a VM owner must not aim it at node-local services.
+// `vmprobe.io/ip-family: IPv4|IPv6` filters every step by family. The chosen address is then vetted
+// (`vetAddress`, rules in policy.ts): the agent runs on the host network and a VM owner must not aim
+// it at node-local services — an interface address (reported by the guest) or an explicit probe
+// `host` is used only when it is the launcher pod's IP or inside --allow-probe-cidr, and loopback,
+// link-local, unspecified, multicast and node addresses are never probed.
 import { isIP } from 'node:net';
 import { ANNOTATION_IP_FAMILY, ANNOTATION_PROBE_NETWORK, LABEL_CREATED_BY } from '@vmprobe/shared';
 import type { PodObject, VmiObject } from '../discovery/types.js';
+import type { AddressPolicy } from './policy.js';
 
 export type IpFamily = 4 | 6;
 
 export type AddressChoice =
-  | { ok: true; address: string; source: 'pod' | 'interface' | 'host' }
+  | { ok: true; address: string; source: 'pod' | 'host' }
+  | { ok: true; address: string; source: 'interface'; network: string }
   | { ok: false; reason: 'InvalidProbe' | 'NoTargetAddress'; message: string };
 
 /** Strips a "/prefix" and IPv6 brackets; returns undefined unless the rest is an IP literal. */
@@ -142,7 +146,7 @@ export function chooseVmiAddress(vmi: VmiObject, launcherPods: readonly PodObjec
     }
     const iface = interfaceOfNetwork(vmi, network);
     const ip = iface ? pickFamily(interfaceAddresses(iface), fam.family) : undefined;
-    if (ip) return { ok: true, address: ip, source: 'interface' };
+    if (ip) return { ok: true, address: ip, source: 'interface', network };
     return {
       ok: false,
       reason: 'NoTargetAddress',
@@ -156,7 +160,7 @@ export function chooseVmiAddress(vmi: VmiObject, launcherPods: readonly PodObjec
   }
   const iface = interfaceOfNetwork(vmi, podNet);
   const ip = iface ? pickFamily(interfaceAddresses(iface), fam.family) : undefined;
-  if (ip) return { ok: true, address: ip, source: 'interface' };
+  if (ip) return { ok: true, address: ip, source: 'interface', network: podNet };
   return {
     ok: false,
     reason: 'NoTargetAddress',
@@ -164,12 +168,23 @@ export function chooseVmiAddress(vmi: VmiObject, launcherPods: readonly PodObjec
   };
 }
 
-/** An explicit probe host: allowed only when the VMI owns it or --allow-probe-cidr contains it. */
+/** The launcher pods' IPs: the only addresses the cluster (not the guest) vouches for. */
+export function launcherPodAddresses(launcherPods: readonly PodObject[]): Set<string> {
+  const out = new Set<string>();
+  for (const p of launcherPods) for (const a of podAddresses(p)) out.add(a);
+  return out;
+}
+
+/**
+ * An explicit probe host: an IP literal that passes vetAddress — the launcher pod's IP or inside
+ * --allow-probe-cidr (one of the VMI's status.interfaces addresses is not enough: the guest reports
+ * those), and of no never-probed class.
+ */
 export function checkExplicitHost(
   host: string,
-  vmi: VmiObject,
+  vmiUid: string | undefined,
   launcherPods: readonly PodObject[],
-  allowed: { contains(ip: string): boolean },
+  policy: AddressPolicy,
   fieldPath: string,
 ): AddressChoice {
   const ip = normalizeIp(host);
@@ -180,13 +195,49 @@ export function checkExplicitHost(
       message: `${fieldPath}: ${JSON.stringify(host)} must be an IP address (names are not resolved by the node agent)`,
     };
   }
-  if (ownAddresses(vmi, launcherPods).has(ip) || allowed.contains(ip))
-    return { ok: true, address: ip, source: 'host' };
-  return {
-    ok: false,
-    reason: 'InvalidProbe',
-    message: `${fieldPath}: ${ip} is neither an address of this VMI nor inside --allow-probe-cidr`,
-  };
+  const choice: AddressChoice = { ok: true, address: ip, source: 'host' };
+  return vetAddress(choice, vmiUid, launcherPods, policy, fieldPath.replace(/\.host$/, ''));
+}
+
+/**
+ * The last word on a chosen address: an interface address (guest-reported) must be the launcher
+ * pod's IP or inside --allow-probe-cidr; no address of a never-probed class or of the node, whatever
+ * its source. A refusal is InvalidProbe with the reason; the address is then never contacted.
+ * The launcher pod IPs that vouch come from `policy.vouchedIps` (the current pods', or the last
+ * ones seen for this VMI while its pod has just vanished).
+ */
+export function vetAddress(
+  choice: AddressChoice,
+  vmiUid: string | undefined,
+  launcherPods: readonly PodObject[],
+  policy: AddressPolicy,
+  fieldPath: string,
+): AddressChoice {
+  if (!choice.ok) return choice;
+  const ip = choice.address;
+  const from =
+    choice.source === 'interface'
+      ? `status.interfaces, network ${choice.network}, reported by the guest`
+      : choice.source === 'pod'
+        ? "the launcher pod's IP"
+        : `${fieldPath}.host`;
+  const why = policy.refusal(ip);
+  if (why !== undefined) {
+    return {
+      ok: false,
+      reason: 'InvalidProbe',
+      message: `${ip} (${from}) is ${why}; the node agent never probes loopback, link-local, unspecified, multicast or node addresses`,
+    };
+  }
+  const vouched = policy.vouchedIps(vmiUid, launcherPodAddresses(launcherPods));
+  if (choice.source !== 'pod' && !vouched.has(ip) && !policy.allowed(ip)) {
+    return {
+      ok: false,
+      reason: 'InvalidProbe',
+      message: `${ip} (${from}) is neither the launcher pod's IP nor inside --allow-probe-cidr; not probed`,
+    };
+  }
+  return choice;
 }
 
 /** "10.0.0.5" or "[fd00::5]": how an address is shown in reports and URLs. */

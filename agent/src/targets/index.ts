@@ -4,19 +4,31 @@
 import { REASON, type ResolvedProbe } from '@vmprobe/shared';
 import type { PodObject, VmiObject } from '../discovery/types.js';
 import type { ProbeTarget } from '../probers/types.js';
-import { checkExplicitHost, chooseVmiAddress, displayAddress } from './address.js';
+import { checkExplicitHost, chooseVmiAddress, displayAddress, vetAddress } from './address.js';
+import type { AddressPolicy } from './policy.js';
 
 export {
   checkExplicitHost,
   chooseVmiAddress,
   displayAddress,
+  launcherPodAddresses,
   launcherPodsOf,
   normalizeIp,
   ownAddresses,
   podNetworkName,
   requestedFamily,
+  vetAddress,
 } from './address.js';
 export { CidrAllowList, InvalidCidrError, parseCidr } from './cidr.js';
+export {
+  type AddressPolicy,
+  forbiddenClassOf,
+  NodeAddresses,
+  ProbeAddressPolicy,
+  type ProbeAddressPolicyOptions,
+  readHostAddresses,
+  unmapIpv4,
+} from './policy.js';
 
 export type TargetChoice =
   | {
@@ -32,7 +44,8 @@ export type TargetChoice =
 export interface TargetContext {
   /** Launcher pods of this VMI, the one on this node first (launcherPodsOf). */
   launcherPods: readonly PodObject[];
-  allowedCidrs: { contains(ip: string): boolean };
+  /** Which addresses may be probed (--allow-probe-cidr, never-probed classes, node addresses). */
+  addressPolicy: AddressPolicy;
   /** Field path of the probe ("spec.livenessProbe", "metadata.annotations[...]"), for messages. */
   fieldPath: string;
 }
@@ -68,10 +81,17 @@ export function resolveTarget(probe: ResolvedProbe, vmi: VmiObject, ctx: TargetC
     };
   }
   const handlerPath = `${ctx.fieldPath}.${h.type === 'http' ? 'httpGet' : h.type === 'tcp' ? 'tcpSocket' : 'icmp'}`;
-  const addr =
+  const chosen =
     h.type !== 'icmp' && h.host !== undefined
-      ? checkExplicitHost(h.host, vmi, ctx.launcherPods, ctx.allowedCidrs, `${handlerPath}.host`)
+      ? checkExplicitHost(
+          h.host,
+          vmi.metadata?.uid,
+          ctx.launcherPods,
+          ctx.addressPolicy,
+          `${handlerPath}.host`,
+        )
       : chooseVmiAddress(vmi, ctx.launcherPods);
+  const addr = vetAddress(chosen, vmi.metadata?.uid, ctx.launcherPods, ctx.addressPolicy, handlerPath);
   if (!addr.ok) return { ok: false, reason: REASON[addr.reason], message: addr.message };
   const address = displayAddress(addr.address);
   if (h.type === 'icmp')

@@ -2,6 +2,9 @@
  * Bearer-token authentication. Tokens are minted on demand per user name (`tokenFor`); an unknown
  * or missing token is 401. Groups follow the real authenticators: `admin` is in system:masters,
  * service accounts get system:serviceaccounts(+:<ns>), everyone system:authenticated.
+ * A token minted with `{ nodeName }` is what the kubelet mounts into a pod on that node: a bound
+ * service-account token whose identity carries `extra["authentication.kubernetes.io/node-name"]`
+ * (Kubernetes 1.30+), the claim node-bound admission policies read.
  */
 import { randomBytes } from 'node:crypto';
 import type { Identity } from './rest.js';
@@ -15,26 +18,45 @@ export function groupsFor(user: string): string[] {
   return ['system:authenticated'];
 }
 
-export class Authenticator {
-  private readonly byToken = new Map<string, string>();
-  private readonly byUser = new Map<string, string>();
+/** The node claim of bound service-account tokens, in userInfo.extra. */
+export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
 
-  tokenFor(user: string): string {
+export interface TokenOptions {
+  /** The token is bound to a pod on this node: its identity carries the node-name claim. */
+  nodeName?: string;
+}
+
+export class Authenticator {
+  private readonly byToken = new Map<string, { user: string; nodeName?: string }>();
+  private readonly byKey = new Map<string, string>();
+
+  tokenFor(user: string, opts: TokenOptions = {}): string {
     if (!user) throw new Error('tokenFor: user name required');
-    let t = this.byUser.get(user);
+    const key = `${user}\u0000${opts.nodeName ?? ''}`;
+    let t = this.byKey.get(key);
     if (!t) {
       t = `emu.${randomBytes(24).toString('base64url')}`;
-      this.byUser.set(user, t);
-      this.byToken.set(t, user);
+      this.byKey.set(key, t);
+      this.byToken.set(t, { user, ...(opts.nodeName ? { nodeName: opts.nodeName } : {}) });
     }
     return t;
+  }
+
+  /** The identity a bearer token stands for, or undefined. */
+  identityOf(token: string): Identity | undefined {
+    const rec = this.byToken.get(token);
+    if (rec === undefined) return undefined;
+    return {
+      user: rec.user,
+      groups: groupsFor(rec.user),
+      ...(rec.nodeName ? { extra: { [NODE_NAME_EXTRA]: [rec.nodeName] } } : {}),
+    };
   }
 
   /** The identity for an Authorization header, or undefined (→ 401). */
   authenticate(authorization: string | undefined): Identity | undefined {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!m) return undefined;
-    const user = this.byToken.get(m[1] as string);
-    return user === undefined ? undefined : { user, groups: groupsFor(user) };
+    return this.identityOf(m[1] as string);
   }
 }

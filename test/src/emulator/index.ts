@@ -6,7 +6,7 @@ export {
   KUBEVIRT_OPERATOR_USER,
   VMPROBE_AGENT_USER,
 } from './admission.js';
-export { ADMIN_USER } from './auth.js';
+export { ADMIN_USER, NODE_NAME_EXTRA, type TokenOptions } from './auth.js';
 export { ApiError, type StatusCause, type StatusObject } from './errors.js';
 export { FaultInjector, type FaultMatch, type FaultRule } from './faults.js';
 export {
@@ -18,6 +18,13 @@ export {
 } from './mutating-webhooks.js';
 export { type RequestFilter, RequestLog, type RequestRecord, WRITE_VERBS } from './requestlog.js';
 export type { DeleteOptions } from './rest.js';
+export {
+  type AccessAttributes,
+  type AccessDecision,
+  authorize,
+  SUBJECT_ACCESS_REVIEW,
+  TOKEN_REVIEW,
+} from './reviews.js';
 export {
   DEFAULT_CRD_FILES,
   type Emulator,

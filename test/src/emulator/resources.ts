@@ -220,6 +220,23 @@ export function builtinResources(): ResourceType[] {
       categories: ['api-extensions'],
       statusSubresource: true,
     }),
+    // Node-bound write policies (validating-policy.ts evaluates them on every write).
+    ...(
+      [
+        ['validatingadmissionpolicies', 'ValidatingAdmissionPolicy', true],
+        ['validatingadmissionpolicybindings', 'ValidatingAdmissionPolicyBinding', false],
+      ] as const
+    ).map(([plural, kind, statusSubresource]) =>
+      builtin({
+        group: 'admissionregistration.k8s.io',
+        plural,
+        singular: kind.toLowerCase(),
+        kind,
+        namespaced: false,
+        categories: ['api-extensions'],
+        statusSubresource,
+      }),
+    ),
     ...(
       [
         ['clusterroles', 'ClusterRole', false],

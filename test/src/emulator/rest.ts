@@ -33,10 +33,13 @@ import {
   randomSuffix,
   rfc3339,
 } from './util.js';
+import type { WriteAttributes } from './validating-policy.js';
 
 export interface Identity {
   user: string;
   groups: string[];
+  /** userInfo.extra, e.g. the node claim of a bound service-account token. */
+  extra?: Record<string, string[]>;
 }
 
 export interface OpContext {
@@ -84,6 +87,8 @@ export interface DeleteOptions {
 
 export interface RestOptions {
   podDeletion: 'timer' | 'manual';
+  /** Validating admission of API writes (ValidatingAdmissionPolicies); throws to deny. */
+  admitWrite?: (a: WriteAttributes) => void;
 }
 
 export class Rest {
@@ -286,6 +291,16 @@ export class Rest {
     this.resetStatusOnCreate(rt, obj);
     if (ctx.admission && isVmi(rt.group, rt.plural)) admitVmi(ctx.identity.user, undefined, obj);
     this.defaultAndValidate(rt, version, obj, undefined);
+    if (ctx.admission)
+      this.opts.admitWrite?.({
+        operation: 'CREATE',
+        rt,
+        version,
+        namespace: md.namespace,
+        name: md.name,
+        object: obj,
+        identity: ctx.identity,
+      });
     obj.apiVersion = apiVersionOf(rt.group, rt.storageVersion);
 
     const rv = this.storage.nextRv();
@@ -592,6 +607,18 @@ export class Rest {
     }
     if (ctx.admission && isVmi(rt.group, rt.plural)) admitVmi(ctx.identity.user, old, next);
     this.defaultAndValidate(rt, version, next, old);
+    if (ctx.admission)
+      this.opts.admitWrite?.({
+        operation: 'UPDATE',
+        rt,
+        version,
+        subresource,
+        namespace: old.metadata.namespace,
+        name,
+        object: next,
+        oldObject: old,
+        identity: ctx.identity,
+      });
     next.apiVersion = old.apiVersion;
 
     // Generation: bumped when anything but metadata (and status, when a subresource) changes.
@@ -628,7 +655,7 @@ export class Rest {
   }
 
   delete(
-    _ctx: OpContext,
+    ctx: OpContext,
     rt: ResourceType,
     namespace: string | undefined,
     name: string,
@@ -652,6 +679,16 @@ export class Rest {
       (!Number.isInteger(o.gracePeriodSeconds) || o.gracePeriodSeconds < 0)
     )
       throw errors.badRequest(`invalid gracePeriodSeconds: ${o.gracePeriodSeconds}`);
+    if (ctx.admission)
+      this.opts.admitWrite?.({
+        operation: 'DELETE',
+        rt,
+        version,
+        namespace: old.metadata.namespace,
+        name,
+        oldObject: old,
+        identity: ctx.identity,
+      });
     const gr = groupResource(rt.group, rt.plural);
     const policy = o.propagationPolicy ?? 'Background';
     if (!['Orphan', 'Background', 'Foreground'].includes(policy))

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import { ADMIN_USER, Authenticator } from './auth.js';
+import { ADMIN_USER, Authenticator, type TokenOptions } from './auth.js';
 import { loadYamlObjects, resourceTypeFromCrd } from './crd.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from './discovery.js';
 import { ApiError, errors } from './errors.js';
@@ -27,11 +27,13 @@ import { RbacAuthorizer } from './rbac.js';
 import { RequestLog } from './requestlog.js';
 import { builtinResources, groupResource, ResourceRegistry, type ResourceType } from './resources.js';
 import { type DeleteOptions, type Identity, type OpContext, Rest } from './rest.js';
+import { serveReview } from './reviews.js';
 import { parseRequest, type RequestInfo } from './router.js';
 import { Storage } from './storage.js';
 import { ObjectStore } from './store.js';
 import { makeServingCerts } from './tls.js';
 import type { KubeObject } from './util.js';
+import { admitWithPolicies } from './validating-policy.js';
 import { WatchStream } from './watch.js';
 
 export interface EmulatorOptions {
@@ -58,10 +60,11 @@ export interface EmulatorOptions {
 export interface Emulator {
   readonly url: string;
   readonly caPem?: string;
-  kubeConfig(user: string): KubeConfig;
-  writeKubeconfig(user: string, file: string): Promise<void>;
+  /** `opts.nodeName`: a token bound to a pod on that node (its identity carries the node claim). */
+  kubeConfig(user: string, opts?: TokenOptions): KubeConfig;
+  writeKubeconfig(user: string, file: string, opts?: TokenOptions): Promise<void>;
   inClusterDir(user: string): Promise<string>;
-  tokenFor(user: string): string;
+  tokenFor(user: string, opts?: TokenOptions): string;
   readonly store: ObjectStore;
   readonly faults: FaultInjector;
   readonly requests: RequestLog;
@@ -153,7 +156,10 @@ class EmulatorImpl implements Emulator {
     this.host = opts.host ?? '127.0.0.1';
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
     this.storage = new Storage(opts.historySize ?? 50_000);
-    this.rest = new Rest(this.storage, this.registry, { podDeletion: opts.podDeletion ?? 'timer' });
+    this.rest = new Rest(this.storage, this.registry, {
+      podDeletion: opts.podDeletion ?? 'timer',
+      admitWrite: (a) => admitWithPolicies(this.storage, a),
+    });
     this.store = new ObjectStore(this.rest, this.storage, this.registry);
     this.rbac = new RbacAuthorizer(this.storage);
     this.faults = new FaultInjector({
@@ -229,11 +235,11 @@ class EmulatorImpl implements Emulator {
     this.rbac.enforced = true;
   }
 
-  tokenFor(user: string): string {
-    return this.auth.tokenFor(user);
+  tokenFor(user: string, opts?: TokenOptions): string {
+    return this.auth.tokenFor(user, opts);
   }
 
-  kubeConfig(user: string): KubeConfig {
+  kubeConfig(user: string, opts?: TokenOptions): KubeConfig {
     const kc = new KubeConfig();
     const m = /^system:serviceaccount:([^:]+):/.exec(user);
     kc.loadFromOptions({
@@ -245,14 +251,14 @@ class EmulatorImpl implements Emulator {
           ...(this.caPem ? { caData: Buffer.from(this.caPem).toString('base64') } : {}),
         },
       ],
-      users: [{ name: user, token: this.tokenFor(user) }],
+      users: [{ name: user, token: this.tokenFor(user, opts) }],
       contexts: [{ name: 'emulator', cluster: 'emulator', user, namespace: m?.[1] ?? 'default' }],
       currentContext: 'emulator',
     });
     return kc;
   }
 
-  async writeKubeconfig(user: string, file: string): Promise<void> {
+  async writeKubeconfig(user: string, file: string, opts?: TokenOptions): Promise<void> {
     const m = /^system:serviceaccount:([^:]+):/.exec(user);
     const cluster: Record<string, unknown> = { server: this.url };
     if (this.caPem) cluster['certificate-authority-data'] = Buffer.from(this.caPem).toString('base64');
@@ -261,7 +267,7 @@ class EmulatorImpl implements Emulator {
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [{ name: 'emulator', cluster }],
-      users: [{ name: user, user: { token: this.tokenFor(user) } }],
+      users: [{ name: user, user: { token: this.tokenFor(user, opts) } }],
       contexts: [
         { name: 'emulator', context: { cluster: 'emulator', user, namespace: m?.[1] ?? 'default' } },
       ],
@@ -396,6 +402,12 @@ class EmulatorImpl implements Emulator {
           res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8' });
           res.end(out as string);
         } else sendJson(res, code, out);
+        return;
+      }
+      const review = serveReview(info, body, { auth: this.auth, rbac: this.rbac });
+      if (review) {
+        status = review[0];
+        sendJson(res, review[0], review[1]);
         return;
       }
       const admitted = await this.mutatingAdmission(id, info, body, contentType);

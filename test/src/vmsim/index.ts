@@ -8,6 +8,7 @@ import type { VmSimulator, VmSimulatorOptions } from './types.js';
 
 export { sweepOrphansSync } from './cleanup.js';
 export { VmSimError, type VmSimErrorCode } from './errors.js';
+export { loopbackVmCidr } from './loopback.js';
 export type {
   RecordedRequest,
   SimVm,

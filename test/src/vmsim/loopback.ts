@@ -19,6 +19,20 @@ function firstOctet(): number {
   return Number.isInteger(v) && v > 0 && v + SLOTS <= 255 ? v : DEFAULT_FIRST_OCTET;
 }
 const SLOTS = 50;
+
+/**
+ * The smallest CIDR holding every loopback slot (127.64.0.0/10 by default). The agent never probes
+ * loopback addresses; a test agent is given this range with `unsafeProbeCidrs`
+ * (`--unsafe-probe-cidr`), which leaves 127.0.0.0/10 — 127.0.0.1 included — refused.
+ */
+export function loopbackVmCidr(): string {
+  const lo = firstOctet();
+  const hi = lo + SLOTS - 1;
+  let bits = 0;
+  while (bits < 8 && lo >> (7 - bits) === hi >> (7 - bits)) bits++;
+  const base = bits === 0 ? 0 : (lo >> (8 - bits)) << (8 - bits);
+  return `127.${base}.0.0/${8 + bits}`;
+}
 /** Per /16: third octet 0..255, fourth 1..254. */
 const PER_SLOT = 256 * 254;
 
