@@ -4,6 +4,7 @@
  * per name whatever version it is read through, as with CRD conversion strategy `None`).
  */
 import type { StructuralSchema } from './schema.js';
+import { workloadAndAdmissionResources } from './workloads.js';
 
 export interface PrinterColumn {
   name: string;
@@ -66,7 +67,7 @@ function pathLabels(...paths: string[]): ResourceType['fieldLabels'] {
   );
 }
 
-function builtin(
+export function builtin(
   p: Partial<ResourceType> & Pick<ResourceType, 'group' | 'plural' | 'singular' | 'kind' | 'namespaced'>,
 ): ResourceType {
   return {
@@ -87,6 +88,7 @@ function builtin(
 
 export function builtinResources(): ResourceType[] {
   return [
+    ...workloadAndAdmissionResources(),
     builtin({
       group: '',
       plural: 'namespaces',

@@ -8,6 +8,8 @@
  * only by a later delete with grace 0 / `finishPodDeletion` (mode 'manual'), like a kubelet would.
  */
 import { admitVmi, isVmi } from './admission.js';
+import { podQosClass } from './qos.js';
+import { defaultWorkload, initialWorkloadStatus } from './workloads.js';
 import { ApiError, errors, type StatusCause } from './errors.js';
 import { jsonPatch, mergePatch, PATCH_TYPES, strategicMergePatch } from './patch.js';
 import { apiVersionOf, groupResource, type ResourceRegistry, type ResourceType } from './resources.js';
@@ -280,7 +282,8 @@ export class Rest {
     delete md.deletionGracePeriodSeconds;
     delete md.selfLink;
     delete md.managedFields;
-    if (!rt.builtin || rt.kind === 'Pod') md.generation = 1;
+    if (!rt.builtin || ['Pod', 'DaemonSet', 'Deployment', 'ValidatingAdmissionPolicy'].includes(rt.kind))
+      md.generation = 1;
     else delete md.generation;
 
     this.resetStatusOnCreate(rt, obj);
@@ -318,7 +321,11 @@ export class Rest {
     }
     switch (rt.kind) {
       case 'Pod':
-        obj.status = { phase: 'Pending', qosClass: 'BestEffort' };
+        obj.status = { phase: 'Pending', qosClass: podQosClass(obj.spec) };
+        break;
+      case 'DaemonSet':
+      case 'Deployment':
+        obj.status = initialWorkloadStatus(rt.kind, obj);
         break;
       case 'Service':
         obj.status = { loadBalancer: {} };
@@ -431,6 +438,8 @@ export class Rest {
           message: `Invalid value: "${io.namespace}": does not match event.namespace`,
           field: 'involvedObject.namespace',
         });
+    } else if (rt.kind === 'DaemonSet' || rt.kind === 'Deployment') {
+      defaultWorkload(rt.kind, obj);
     } else if (rt.kind === 'Namespace' && !old) {
       obj.spec ??= { finalizers: ['kubernetes'] };
     }
