@@ -80,7 +80,8 @@ const upper = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 export function modelNameFor(group: string, version: string, kind: string): string | undefined {
   const v = upper(version);
   const prefix = group === '' ? 'Core' : upper((group.split('.')[0] as string).replace(/-/g, ''));
-  for (const name of [`${prefix}${v}${kind}`, `${v}${kind}`]) if (MODELS[name]?.getAttributeTypeMap) return name;
+  for (const name of [`${prefix}${v}${kind}`, `${v}${kind}`])
+    if (MODELS[name]?.getAttributeTypeMap) return name;
   return undefined;
 }
 
@@ -164,7 +165,10 @@ export function unknownBuiltinFields(value: unknown, model: string, path = '', o
 function walkType(v: unknown, t: TypeRef, path: string, out: string[]): void {
   if (v === null || v === undefined) return;
   if (t.t === 'model') unknownBuiltinFields(v, t.name, path, out);
-  else if (t.t === 'array' && Array.isArray(v)) v.forEach((x, i) => walkType(x, t.items, `${path}[${i}]`, out));
+  else if (t.t === 'array' && Array.isArray(v))
+    v.forEach((x, i) => {
+      walkType(x, t.items, `${path}[${i}]`, out);
+    });
   else if (t.t === 'map' && isPlainObject(v))
     for (const [k, x] of Object.entries(v)) walkType(x, t.values, `${path}.${k}`, out);
 }

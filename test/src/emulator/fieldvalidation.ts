@@ -20,12 +20,16 @@ export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 export function parseFieldValidation(v: string | null): FieldValidation {
   if (v === null || v === '' || v === 'Warn') return 'Warn';
   if (v === 'Strict' || v === 'Ignore') return v;
-  throw errors.badRequest(
-    `fieldValidation must be one of "Ignore", "Warn", or "Strict" (got "${v}")`,
-  );
+  throw errors.badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict" (got "${v}")`);
 }
 
-function unknownCustomFields(value: unknown, schema: StructuralSchema | undefined, path: string, root: boolean, out: string[]): void {
+function unknownCustomFields(
+  value: unknown,
+  schema: StructuralSchema | undefined,
+  path: string,
+  root: boolean,
+  out: string[],
+): void {
   if (!schema) return;
   if (isPlainObject(value)) {
     if (schema['x-kubernetes-preserve-unknown-fields'] === true && !schema.properties) return;
@@ -42,11 +46,16 @@ function unknownCustomFields(value: unknown, schema: StructuralSchema | undefine
       if (sub) unknownCustomFields(v, sub, p, false, out);
       else if (isPlainObject(schema.additionalProperties))
         unknownCustomFields(v, schema.additionalProperties, p, false, out);
-      else if (schema.additionalProperties !== true && schema['x-kubernetes-preserve-unknown-fields'] !== true)
+      else if (
+        schema.additionalProperties !== true &&
+        schema['x-kubernetes-preserve-unknown-fields'] !== true
+      )
         out.push(p);
     }
   } else if (Array.isArray(value) && schema.items) {
-    value.forEach((x, i) => unknownCustomFields(x, schema.items, `${path}[${i}]`, false, out));
+    value.forEach((x, i) => {
+      unknownCustomFields(x, schema.items, `${path}[${i}]`, false, out);
+    });
   }
 }
 

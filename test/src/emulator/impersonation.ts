@@ -47,7 +47,13 @@ export function impersonate(
     return id;
   }
   const check = (info: Omit<RequestInfo, 'isResourceRequest' | 'path' | 'verb' | 'version'>) => {
-    const full: RequestInfo = { ...info, isResourceRequest: true, path: '', verb: 'impersonate', version: 'v1' };
+    const full: RequestInfo = {
+      ...info,
+      isResourceRequest: true,
+      path: '',
+      verb: 'impersonate',
+      version: 'v1',
+    };
     if (rbac.allowed(id, full)) return;
     const res = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
     const qr = info.group ? `${info.resource}.${info.group}` : info.resource;
@@ -65,7 +71,8 @@ export function impersonate(
   for (const g of groups) check({ group: '', resource: 'groups', name: g });
   if (uid !== undefined) check({ group: 'authentication.k8s.io', resource: 'uids', name: uid });
   for (const [k, vs] of Object.entries(extra))
-    for (const v of vs) check({ group: 'authentication.k8s.io', resource: 'userextras', subresource: k, name: v });
+    for (const v of vs)
+      check({ group: 'authentication.k8s.io', resource: 'userextras', subresource: k, name: v });
   const outGroups =
     groups.length > 0
       ? [...groups, ...(groups.includes('system:authenticated') ? [] : ['system:authenticated'])]

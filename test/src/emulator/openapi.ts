@@ -31,7 +31,9 @@ function scalarSchema(type: string, format: string): Schema {
     case 'string':
       return format === 'byte' || format === 'date-time' ? { type: 'string', format } : { type: 'string' };
     case 'number':
-      return format.startsWith('int') ? { type: 'integer', format } : { type: 'number', format: format || 'double' };
+      return format.startsWith('int')
+        ? { type: 'integer', format }
+        : { type: 'number', format: format || 'double' };
     case 'boolean':
       return { type: 'boolean' };
     case 'date':
@@ -103,7 +105,8 @@ class SchemaSet {
     this.addModel('V1ObjectMeta');
     const base = structuredClone(rt.schemas.get(version) ?? { type: 'object' }) as Schema;
     base.type ??= 'object';
-    const props = (base.properties ??= {}) as Record<string, Schema>;
+    base.properties ??= {};
+    const props = base.properties as Record<string, Schema>;
     props.apiVersion ??= { type: 'string' };
     props.kind ??= { type: 'string' };
     props.metadata = { $ref: this.ref('V1ObjectMeta') };
@@ -136,7 +139,12 @@ function param(name: string, where: 'query' | 'path', schema: Schema = { type: '
 const WRITE_PARAMS = ['dryRun', 'fieldManager', 'fieldValidation'].map((n) => param(n, 'query'));
 
 /** Paths of one resource type in one version (v3 shape; converted for v2). */
-function resourcePaths(rt: ResourceType, version: string, ref: string, listRef: string): Record<string, Schema> {
+function resourcePaths(
+  rt: ResourceType,
+  version: string,
+  ref: string,
+  listRef: string,
+): Record<string, Schema> {
   const prefix = rt.group ? `/apis/${rt.group}/${version}` : `/api/${version}`;
   const base = rt.namespaced ? `${prefix}/namespaces/{namespace}/${rt.plural}` : `${prefix}/${rt.plural}`;
   const gvk = { group: rt.group, version, kind: rt.kind };
@@ -168,7 +176,9 @@ function resourcePaths(rt: ResourceType, version: string, ref: string, listRef: 
     get: op('get'),
     put: op('put', { requestBody: json(ref), parameters: WRITE_PARAMS }),
     patch: op('patch', {
-      requestBody: { content: Object.fromEntries(patchContent.map((c) => [c, { schema: { type: 'object' } }])) },
+      requestBody: {
+        content: Object.fromEntries(patchContent.map((c) => [c, { schema: { type: 'object' } }])),
+      },
       parameters: [...WRITE_PARAMS, param('force', 'query', { type: 'boolean' })],
     }),
     ...(suffix === '' ? { delete: op('delete') } : {}),
@@ -267,7 +277,9 @@ export class OpenApiDocuments {
           }
           const { requestBody, responses, parameters, ...rest } = o as Schema;
           const body = (requestBody as Schema | undefined)?.content as Record<string, Schema> | undefined;
-          const resp = (responses as Record<string, Schema>)['200']?.content as Record<string, Schema> | undefined;
+          const resp = (responses as Record<string, Schema>)['200']?.content as
+            | Record<string, Schema>
+            | undefined;
           out[m] = {
             ...rest,
             consumes: body ? Object.keys(body) : ['*/*'],
@@ -298,4 +310,3 @@ function v2Param(p: Schema): Schema {
   const { schema, ...rest } = p;
   return { ...rest, ...(schema as Schema) };
 }
-

@@ -6,8 +6,8 @@
  * All functions return a new object and never mutate their inputs.
  */
 import fjp from 'fast-json-patch';
-import { ApiError, errors } from './errors.js';
 import { listStrategyAt, modelNameFor } from './builtin-schemas.js';
+import { ApiError, errors } from './errors.js';
 import { clone, isPlainObject, type KubeObject } from './util.js';
 
 export const PATCH_TYPES = {
@@ -61,7 +61,7 @@ interface ListStrategy {
 function strategyFor(model: string | undefined, path: string): ListStrategy | undefined {
   if (!model) return undefined;
   const meta = listStrategyAt(model, path);
-  if (!meta || !meta.strategy.split(',').includes('merge')) return undefined;
+  if (!meta?.strategy.split(',').includes('merge')) return undefined;
   return meta.key === undefined ? {} : { key: meta.key };
 }
 

@@ -21,6 +21,13 @@ const DISCOVERY_PATHS = [
   /^\/openapi/,
 ];
 
+/** What the default system:basic-user ClusterRole grants every authenticated user: the self reviews. */
+const BASIC_USER_CREATE = new Set([
+  'authorization.k8s.io/selfsubjectaccessreviews',
+  'authorization.k8s.io/selfsubjectrulesreviews',
+  'authentication.k8s.io/selfsubjectreviews',
+]);
+
 interface Rule {
   verbs?: string[];
   apiGroups?: string[];
@@ -80,6 +87,13 @@ export class RbacAuthorizer {
   allowed(id: Identity, info: RequestInfo): boolean {
     if (!this.enforced || id.groups.includes('system:masters')) return true;
     if (!info.isResourceRequest && DISCOVERY_PATHS.some((re) => re.test(info.path))) return true;
+    if (
+      info.isResourceRequest &&
+      info.verb === 'create' &&
+      id.groups.includes('system:authenticated') &&
+      BASIC_USER_CREATE.has(`${info.group}/${info.resource}`)
+    )
+      return true;
     for (const b of this.storage.list('clusterrolebindings.rbac.authorization.k8s.io')) {
       if (!(b.subjects ?? []).some((s: KubeObject) => subjectMatches(s, id, undefined))) continue;
       if (this.rolesRules(b.roleRef?.kind, b.roleRef?.name, undefined).some((r) => ruleAllows(r, info)))

@@ -8,10 +8,9 @@
  * only by a later delete with grace 0 / `finishPodDeletion` (mode 'manual'), like a kubelet would.
  */
 import { admitVmi, isVmi } from './admission.js';
-import { podQosClass } from './qos.js';
-import { defaultWorkload, initialWorkloadStatus } from './workloads.js';
 import { ApiError, errors, type StatusCause } from './errors.js';
 import { jsonPatch, mergePatch, PATCH_TYPES, strategicMergePatch } from './patch.js';
+import { podQosClass } from './qos.js';
 import { apiVersionOf, groupResource, type ResourceRegistry, type ResourceType } from './resources.js';
 import { applyDefaults, prune, validate } from './schema.js';
 import {
@@ -35,6 +34,7 @@ import {
   randomSuffix,
   rfc3339,
 } from './util.js';
+import { defaultWorkload, initialWorkloadStatus } from './workloads.js';
 
 export interface Identity {
   user: string;

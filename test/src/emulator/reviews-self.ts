@@ -32,7 +32,8 @@ export function selfSubjectAccessReview(
     throw errors.invalid('SelfSubjectAccessReview', 'authorization.k8s.io', '', [
       {
         reason: 'FieldValueRequired',
-        message: 'Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified',
+        message:
+          'Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified',
         field: 'spec.resourceAttributes',
       },
     ]);
@@ -48,7 +49,13 @@ export function selfSubjectAccessReview(
         subresource: ra.subresource || undefined,
         name: ra.name || undefined,
       }
-    : { isResourceRequest: false, path: String(nra.path ?? ''), verb: String(nra.verb ?? ''), group: '', version: '' };
+    : {
+        isResourceRequest: false,
+        path: String(nra.path ?? ''),
+        verb: String(nra.verb ?? ''),
+        group: '',
+        version: '',
+      };
   const allowed = rbac.allowed(id, info);
   return {
     kind: 'SelfSubjectAccessReview',

@@ -22,21 +22,21 @@ import { loadYamlObjects, resourceTypeFromCrd } from './crd.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from './discovery.js';
 import { ApiError, errors } from './errors.js';
 import { FaultInjector } from './faults.js';
+import { checkFields, parseFieldValidation } from './fieldvalidation.js';
+import { impersonate } from './impersonation.js';
+import { OpenApiDocuments } from './openapi.js';
 import { RbacAuthorizer } from './rbac.js';
 import { RequestLog } from './requestlog.js';
 import { builtinResources, groupResource, ResourceRegistry, type ResourceType } from './resources.js';
 import { type DeleteOptions, type Identity, type OpContext, Rest } from './rest.js';
+import { SELF_REVIEWS, selfSubjectAccessReview, selfSubjectReview } from './reviews-self.js';
 import { parseRequest, type RequestInfo } from './router.js';
 import { Storage } from './storage.js';
 import { ObjectStore } from './store.js';
+import { negotiate, render } from './table.js';
 import { makeServingCerts } from './tls.js';
 import type { KubeObject } from './util.js';
 import { WatchStream } from './watch.js';
-import { checkFields, parseFieldValidation } from './fieldvalidation.js';
-import { impersonate } from './impersonation.js';
-import { OpenApiDocuments } from './openapi.js';
-import { SELF_REVIEWS, selfSubjectAccessReview, selfSubjectReview } from './reviews-self.js';
-import { negotiate, render } from './table.js';
 
 export interface EmulatorOptions {
   /** Default false: plain http. true: own CA + https serving cert for 127.0.0.1/localhost. */
@@ -437,7 +437,11 @@ class EmulatorImpl implements Emulator {
     if (p === '/openapi/v2') {
       // Served as JSON only: a client that accepts nothing but protobuf (kubectl's v2 fallback) gets 406.
       if (accept && !/application\/json|\*\/\*/.test(accept))
-        throw new ApiError(406, 'NotAcceptable', 'only the following media types are accepted: application/json');
+        throw new ApiError(
+          406,
+          'NotAcceptable',
+          'only the following media types are accepted: application/json',
+        );
       return [200, this.openapi.swagger(), 'raw-json'];
     }
     if (/^\/(healthz|livez|readyz)(\/.*)?$/.test(p)) return [200, 'ok', 'text'];
@@ -458,7 +462,17 @@ class EmulatorImpl implements Emulator {
       return [
         200,
         {
-          paths: ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/openapi/v2', '/openapi/v3', '/readyz', '/version'],
+          paths: [
+            '/api',
+            '/api/v1',
+            '/apis',
+            '/healthz',
+            '/livez',
+            '/openapi/v2',
+            '/openapi/v3',
+            '/readyz',
+            '/version',
+          ],
         },
         'json',
       ];
@@ -534,14 +548,21 @@ class EmulatorImpl implements Emulator {
       case 'list':
         return [
           200,
-          render(rendering, rt, info.version, this.rest.list(rt, ns, info.version, {
-            labelSelector: q.get('labelSelector') ?? undefined,
-            fieldSelector: q.get('fieldSelector') ?? undefined,
-            limit: intParam(q, 'limit'),
-            continue: q.get('continue') ?? undefined,
-            resourceVersion: q.get('resourceVersion') ?? undefined,
-            resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
-          }), q.get('includeObject'), Date.now()),
+          render(
+            rendering,
+            rt,
+            info.version,
+            this.rest.list(rt, ns, info.version, {
+              labelSelector: q.get('labelSelector') ?? undefined,
+              fieldSelector: q.get('fieldSelector') ?? undefined,
+              limit: intParam(q, 'limit'),
+              continue: q.get('continue') ?? undefined,
+              resourceVersion: q.get('resourceVersion') ?? undefined,
+              resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
+            }),
+            q.get('includeObject'),
+            Date.now(),
+          ),
         ];
       case 'watch': {
         let fieldSelector = q.get('fieldSelector') ?? undefined;

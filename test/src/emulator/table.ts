@@ -100,8 +100,19 @@ const AGE_DESC =
 const none = (v: unknown): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));
 
 function columnsFor(rt: ResourceType, version: string, now: number): Column[] {
-  const name: Column = { name: 'Name', type: 'string', format: 'name', description: NAME_DESC, cell: (o) => o.metadata?.name };
-  const age: Column = { name: 'Age', type: 'string', description: AGE_DESC, cell: (o) => since(o.metadata?.creationTimestamp, now) };
+  const name: Column = {
+    name: 'Name',
+    type: 'string',
+    format: 'name',
+    description: NAME_DESC,
+    cell: (o) => o.metadata?.name,
+  };
+  const age: Column = {
+    name: 'Age',
+    type: 'string',
+    description: AGE_DESC,
+    cell: (o) => since(o.metadata?.creationTimestamp, now),
+  };
   const c = (n: string, cell: (o: Any) => unknown, priority = 0, type = 'string'): Column => ({
     name: n,
     type,
@@ -120,7 +131,9 @@ function columnsFor(rt: ResourceType, version: string, now: number): Column[] {
         }),
         c('Status', podStatus),
         c('Restarts', (o) =>
-          String((o.status?.containerStatuses ?? []).reduce((n: number, x: Any) => n + (x.restartCount ?? 0), 0)),
+          String(
+            (o.status?.containerStatuses ?? []).reduce((n: number, x: Any) => n + (x.restartCount ?? 0), 0),
+          ),
         ),
         age,
         c('IP', (o) => none(o.status?.podIP), 1),
@@ -144,7 +157,8 @@ function columnsFor(rt: ResourceType, version: string, now: number): Column[] {
     case 'events.k8s.io/Event':
       return [
         c('Last Seen', (o) => {
-          const last = o.lastTimestamp ?? o.deprecatedLastTimestamp ?? o.series?.lastObservedTime ?? o.eventTime;
+          const last =
+            o.lastTimestamp ?? o.deprecatedLastTimestamp ?? o.series?.lastObservedTime ?? o.eventTime;
           const count = o.count ?? o.deprecatedCount ?? o.series?.count ?? 1;
           const first = o.firstTimestamp ?? o.deprecatedFirstTimestamp ?? o.eventTime;
           return count > 1 ? `${since(last, now)} (x${count} over ${since(first, now)})` : since(last, now);
@@ -155,7 +169,7 @@ function columnsFor(rt: ResourceType, version: string, now: number): Column[] {
           const io = o.involvedObject ?? o.regarding ?? {};
           return `${String(io.kind ?? '').toLowerCase()}/${io.name ?? ''}`;
         }),
-        c('Subobject', (o) => (o.involvedObject ?? o.regarding ?? {}).fieldPath ?? '', 1),
+        c('Subobject', (o) => (o.involvedObject ?? o.regarding)?.fieldPath ?? '', 1),
         c(
           'Source',
           (o) => {
@@ -255,7 +269,16 @@ function columnsFor(rt: ResourceType, version: string, now: number): Column[] {
         c('Selector', (o) => labelsString(o.spec?.selector), 1),
       ];
     case '/ConfigMap':
-      return [name, c('Data', (o) => Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length, 0, 'integer'), age];
+      return [
+        name,
+        c(
+          'Data',
+          (o) => Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length,
+          0,
+          'integer',
+        ),
+        age,
+      ];
     case '/ServiceAccount':
       return [name, c('Secrets', (o) => (o.secrets ?? []).length, 0, 'integer'), age];
     case 'coordination.k8s.io/Lease':
@@ -269,7 +292,9 @@ function columnsFor(rt: ResourceType, version: string, now: number): Column[] {
       const subj = (kind: string) => (o: Any) =>
         (o.subjects ?? [])
           .filter((s: Any) => s.kind === kind)
-          .map((s: Any) => (kind === 'ServiceAccount' ? `${s.namespace ?? o.metadata?.namespace}/${s.name}` : s.name))
+          .map((s: Any) =>
+            kind === 'ServiceAccount' ? `${s.namespace ?? o.metadata?.namespace}/${s.name}` : s.name,
+          )
           .join(', ');
       return [
         name,
@@ -287,14 +312,18 @@ function columnsFor(rt: ResourceType, version: string, now: number): Column[] {
       return [
         name,
         c('Validations', (o) => (o.spec?.validations ?? []).length, 0, 'integer'),
-        c('ParamKind', (o) => (o.spec?.paramKind ? `${o.spec.paramKind.apiVersion}/${o.spec.paramKind.kind}` : '<unset>')),
+        c('ParamKind', (o) =>
+          o.spec?.paramKind ? `${o.spec.paramKind.apiVersion}/${o.spec.paramKind.kind}` : '<unset>',
+        ),
         age,
       ];
     case 'admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding':
       return [
         name,
         c('PolicyName', (o) => o.spec?.policyName ?? ''),
-        c('ParamRef', (o) => (o.spec?.paramRef ? `${o.spec.paramRef.namespace ?? ''}/${o.spec.paramRef.name ?? '*'}` : '<unset>')),
+        c('ParamRef', (o) =>
+          o.spec?.paramRef ? `${o.spec.paramRef.namespace ?? ''}/${o.spec.paramRef.name ?? '*'}` : '<unset>',
+        ),
         age,
       ];
     default:
@@ -314,14 +343,33 @@ function labelsString(m: Record<string, string> | undefined): string {
 function workloadWide(c: (n: string, cell: (o: Any) => unknown, priority?: number) => Column): Column[] {
   const containers = (o: Any): Any[] => o.spec?.template?.spec?.containers ?? [];
   return [
-    c('Containers', (o) => containers(o).map((x) => x.name).join(','), 1),
-    c('Images', (o) => containers(o).map((x) => x.image).join(','), 1),
-    c('Selector', (o) => {
-      const sel = o.spec?.selector ?? {};
-      const parts = Object.entries(sel.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-      for (const e of sel.matchExpressions ?? []) parts.push(`${e.key} ${String(e.operator).toLowerCase()} (${(e.values ?? []).join(',')})`);
-      return parts.length ? parts.join(',') : '<none>';
-    }, 1),
+    c(
+      'Containers',
+      (o) =>
+        containers(o)
+          .map((x) => x.name)
+          .join(','),
+      1,
+    ),
+    c(
+      'Images',
+      (o) =>
+        containers(o)
+          .map((x) => x.image)
+          .join(','),
+      1,
+    ),
+    c(
+      'Selector',
+      (o) => {
+        const sel = o.spec?.selector ?? {};
+        const parts = Object.entries(sel.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+        for (const e of sel.matchExpressions ?? [])
+          parts.push(`${e.key} ${String(e.operator).toLowerCase()} (${(e.values ?? []).join(',')})`);
+        return parts.length ? parts.join(',') : '<none>';
+      },
+      1,
+    ),
   ];
 }
 
@@ -363,7 +411,15 @@ function podStatus(o: Any): string {
 
 function crdColumns(cols: PrinterColumn[], name: Column, now: number): Column[] {
   if (cols.length === 0)
-    return [name, { name: 'Age', type: 'date', description: AGE_DESC, cell: (o) => since(o.metadata?.creationTimestamp, now) }];
+    return [
+      name,
+      {
+        name: 'Age',
+        type: 'date',
+        description: AGE_DESC,
+        cell: (o) => since(o.metadata?.creationTimestamp, now),
+      },
+    ];
   return [
     name,
     ...cols.map((pc): Column => {
@@ -387,7 +443,10 @@ function crdColumns(cols: PrinterColumn[], name: Column, now: number): Column[] 
   ];
 }
 
-type Step = { field: string } | { index: number | '*' } | { filter: string[]; op: '==' | '!='; value: string };
+type Step =
+  | { field: string }
+  | { index: number | '*' }
+  | { filter: string[]; op: '==' | '!='; value: string };
 
 /** The subset of kubectl JSONPath printer columns use: `.a.b`, `[n]`, `[*]`, `[?(@.x=="v")]`. */
 export function parseJsonPath(expr: string): Step[] {
@@ -404,8 +463,13 @@ export function parseJsonPath(expr: string): Step[] {
     } else if (s[i] === '[') {
       const end = s.indexOf(']', i);
       const inner = s.slice(i + 1, end);
-      const f = /^\?\(@((?:\.[A-Za-z0-9_\-]+)+)\s*(==|!=)\s*(['"])(.*)\3\)$/.exec(inner);
-      if (f) steps.push({ filter: (f[1] as string).split('.').filter(Boolean), op: f[2] as '==' | '!=', value: f[4] as string });
+      const f = /^\?\(@((?:\.[A-Za-z0-9_-]+)+)\s*(==|!=)\s*(['"])(.*)\3\)$/.exec(inner);
+      if (f)
+        steps.push({
+          filter: (f[1] as string).split('.').filter(Boolean),
+          op: f[2] as '==' | '!=',
+          value: f[4] as string,
+        });
       else if (inner === '*') steps.push({ index: '*' });
       else if (/^-?\d+$/.test(inner)) steps.push({ index: Number(inner) });
       else throw new Error(`bad JSONPath ${expr}`);
@@ -485,9 +549,7 @@ export function render(
     })),
     rows: items.map((o) => ({
       cells: cols.map((c) => c.cell(o) ?? null),
-      ...(include === 'None'
-        ? {}
-        : { object: include === 'Object' ? o : partialMetadata(o, r.version) }),
+      ...(include === 'None' ? {} : { object: include === 'Object' ? o : partialMetadata(o, r.version) }),
     })),
   };
 }

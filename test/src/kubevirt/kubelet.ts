@@ -10,8 +10,8 @@
 import type { V1ContainerStatus, V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import type { VmSimulator } from '../vmsim/index.js';
 import type { KubeApi } from './api.js';
-import { EventRecorder } from './events.js';
 import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
+import { EventRecorder } from './events.js';
 import type { ResilientInformer } from './informer.js';
 import { COMPUTE_CONTAINER, LABEL_APP, LABEL_CREATED_BY, LAUNCHER_APP, LAUNCHER_IMAGE } from './names.js';
 import { type Condition, findCondition, setCondition } from './types.js';
@@ -55,8 +55,26 @@ export class Kubelet extends QueueController {
   };
 
   private readonly onPodDeleted = (pod: V1Pod): void => {
-    if (pod.metadata?.uid) this.terminating.delete(pod.metadata.uid);
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    const killed = this.terminating.has(uid);
+    this.terminating.delete(uid);
+    // Removed without a graceful termination this kubelet carried out (grace 0): it kills the
+    // still-running containers all the same.
+    if (!killed && this.manages(pod) && pod.status?.phase === 'Running') void this.recordKilling(pod);
   };
+
+  private recordKilling(pod: V1Pod): Promise<void> {
+    return this.events
+      .onHost(pod.spec?.nodeName ?? '')
+      .record(
+        { ...pod, apiVersion: 'v1', kind: 'Pod' },
+        'Normal',
+        'Killing',
+        `Stopping container ${COMPUTE_CONTAINER}`,
+        `spec.containers{${COMPUTE_CONTAINER}}`,
+      );
+  }
 
   private manages(pod: V1Pod): boolean {
     return (
@@ -120,7 +138,13 @@ export class Kubelet extends QueueController {
     const obj = { ...pod, apiVersion: 'v1', kind: 'Pod' };
     const field = `spec.containers{${COMPUTE_CONTAINER}}`;
     const image = pod.spec?.containers?.find((c) => c.name === COMPUTE_CONTAINER)?.image ?? LAUNCHER_IMAGE;
-    await events.record(obj, 'Normal', 'Pulled', `Container image "${image}" already present on machine`, field);
+    await events.record(
+      obj,
+      'Normal',
+      'Pulled',
+      `Container image "${image}" already present on machine`,
+      field,
+    );
     await events.record(obj, 'Normal', 'Created', `Created container ${COMPUTE_CONTAINER}`, field);
     await events.record(obj, 'Normal', 'Started', `Started container ${COMPUTE_CONTAINER}`, field);
   }
@@ -131,16 +155,7 @@ export class Kubelet extends QueueController {
     const name = pod.metadata?.name ?? '';
     const namespace = pod.metadata?.namespace ?? '';
     const seen = this.terminating.get(uid) ?? Date.now();
-    if (!this.terminating.has(uid))
-      await this.events
-        .onHost(pod.spec?.nodeName ?? '')
-        .record(
-          { ...pod, apiVersion: 'v1', kind: 'Pod' },
-          'Normal',
-          'Killing',
-          `Stopping container ${COMPUTE_CONTAINER}`,
-          `spec.containers{${COMPUTE_CONTAINER}}`,
-        );
+    if (!this.terminating.has(uid)) await this.recordKilling(pod);
     this.terminating.set(uid, seen);
     const graceMs = (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000;
     const remaining = seen + Math.min(graceMs, this.opts.terminateMs) - Date.now();

@@ -103,8 +103,15 @@ export function launcherPodFor(vmi: Vmi, node: string, opts: LauncherPodOptions)
  * default with cpuAllocationRatio 10), and a memory request of 1024M when it asks for none. The
  * virt-launcher memory overhead KubeVirt adds to both is left out.
  */
-export function launcherResources(vmi: Vmi): { requests: Record<string, string>; limits?: Record<string, string> } {
-  const res = (vmi.spec?.domain as { resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> } } | undefined)?.resources;
+export function launcherResources(vmi: Vmi): {
+  requests: Record<string, string>;
+  limits?: Record<string, string>;
+} {
+  const res = (
+    vmi.spec?.domain as
+      | { resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> } }
+      | undefined
+  )?.resources;
   const str = (m: Record<string, unknown> | undefined) =>
     Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, String(v)]));
   const limits = str(res?.limits);

@@ -5,9 +5,9 @@
 // it alone. Status (printableStatus, ready, created, Ready condition) goes through the status
 // subresource, written only when it changes. Owns its work queue; stop() is idempotent.
 import type { V1OwnerReference } from '@kubernetes/client-node';
-import { EventRecorder } from './events.js';
 import type { KubeApi, KubevirtResource } from './api.js';
 import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
+import { EventRecorder } from './events.js';
 import type { ResilientInformer } from './informer.js';
 import { KUBEVIRT_API_VERSION, VM_PLURAL, VMI_PLURAL } from './names.js';
 import {

@@ -8,12 +8,12 @@
 // the resourceVersion it read (a VMI has no status subresource), re-reading on 409.
 // Owns its work queue; stop() is idempotent and does not delete anything.
 import type { V1Pod } from '@kubernetes/client-node';
+import { podQosClass } from '../emulator/qos.js';
 import type { VmSimulator } from '../vmsim/index.js';
 import type { KubeApi, KubevirtResource } from './api.js';
-import { EventRecorder } from './events.js';
 import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
+import { EventRecorder } from './events.js';
 import type { ResilientInformer } from './informer.js';
-import { podQosClass } from '../emulator/qos.js';
 import {
   initialBehaviourFor,
   launcherPodFor,
