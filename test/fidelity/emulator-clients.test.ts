@@ -388,4 +388,28 @@ describe('kinds and defaults', () => {
       expect(list.body.items.map((o: Any) => o.metadata.name)).toEqual(['vmprobe']);
     }
   });
+
+  it('policy/v1 PodDisruptionBudgets and core/v1 Secrets are stored (stringData folded into data)', async () => {
+    const pdb = await req('/apis/policy/v1/namespaces/default/poddisruptionbudgets', {
+      method: 'POST',
+      body: {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'webhook' },
+        spec: { minAvailable: 1, selector: { matchLabels: { app: 'w' } } },
+      },
+    });
+    expect(pdb.status).toBe(201);
+    expect(pdb.body.status.disruptionsAllowed).toBe(0);
+    const secret = await req('/api/v1/namespaces/default/secrets', {
+      method: 'POST',
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls' }, stringData: { 'ca.crt': 'pem' } },
+    });
+    expect(secret.status).toBe(201);
+    expect(secret.body).toMatchObject({
+      type: 'Opaque',
+      data: { 'ca.crt': Buffer.from('pem').toString('base64') },
+    });
+    expect(secret.body.stringData).toBeUndefined();
+  });
 });

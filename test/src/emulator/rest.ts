@@ -282,7 +282,10 @@ export class Rest {
     delete md.deletionGracePeriodSeconds;
     delete md.selfLink;
     delete md.managedFields;
-    if (!rt.builtin || ['Pod', 'DaemonSet', 'Deployment', 'ValidatingAdmissionPolicy'].includes(rt.kind))
+    if (
+      !rt.builtin ||
+      ['Pod', 'DaemonSet', 'Deployment', 'ValidatingAdmissionPolicy', 'PodDisruptionBudget'].includes(rt.kind)
+    )
       md.generation = 1;
     else delete md.generation;
 
@@ -325,6 +328,7 @@ export class Rest {
         break;
       case 'DaemonSet':
       case 'Deployment':
+      case 'PodDisruptionBudget':
         obj.status = initialWorkloadStatus(rt.kind, obj);
         break;
       case 'Service':
@@ -438,7 +442,7 @@ export class Rest {
           message: `Invalid value: "${io.namespace}": does not match event.namespace`,
           field: 'involvedObject.namespace',
         });
-    } else if (rt.kind === 'DaemonSet' || rt.kind === 'Deployment') {
+    } else if (rt.kind === 'DaemonSet' || rt.kind === 'Deployment' || rt.kind === 'Secret') {
       defaultWorkload(rt.kind, obj);
     } else if (rt.kind === 'Namespace' && !old) {
       obj.spec ??= { finalizers: ['kubernetes'] };

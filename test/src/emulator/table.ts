@@ -268,6 +268,23 @@ function columnsFor(rt: ResourceType, version: string, now: number): Column[] {
         age,
         c('Selector', (o) => labelsString(o.spec?.selector), 1),
       ];
+    case 'policy/PodDisruptionBudget':
+      return [
+        name,
+        c('Min Available', (o) => (o.spec?.minAvailable === undefined ? 'N/A' : String(o.spec.minAvailable))),
+        c('Max Unavailable', (o) =>
+          o.spec?.maxUnavailable === undefined ? 'N/A' : String(o.spec.maxUnavailable),
+        ),
+        c('Allowed Disruptions', (o) => o.status?.disruptionsAllowed ?? 0, 0, 'integer'),
+        age,
+      ];
+    case '/Secret':
+      return [
+        name,
+        c('Type', (o) => o.type ?? 'Opaque'),
+        c('Data', (o) => Object.keys(o.data ?? {}).length, 0, 'integer'),
+        age,
+      ];
     case '/ConfigMap':
       return [
         name,

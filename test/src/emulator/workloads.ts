@@ -1,7 +1,8 @@
 /**
  * Built-in kinds the emulator stores without behaviour of its own, so that `kubectl apply -k
  * manifests/` succeeds as on a cluster: apps/v1 DaemonSets and Deployments (status set to the
- * zero counts a controller would start from; no controller creates their pods), and the
+ * zero counts a controller would start from; no controller creates their pods), policy/v1
+ * PodDisruptionBudgets (no disruption controller), core/v1 Secrets, and the
  * admissionregistration.k8s.io/v1 configuration objects (stored generically; webhook calling and
  * policy evaluation, where emulated, live in their own modules). Also the create-only review kinds
  * served by `reviews-self.ts` (SelfSubjectAccessReview, SelfSubjectReview).
@@ -32,6 +33,22 @@ export function workloadAndAdmissionResources(): ResourceType[] {
       shortNames: ['deploy'],
       categories: ['all'],
       statusSubresource: true,
+    }),
+    builtin({
+      group: 'policy',
+      plural: 'poddisruptionbudgets',
+      singular: 'poddisruptionbudget',
+      kind: 'PodDisruptionBudget',
+      namespaced: true,
+      shortNames: ['pdb'],
+      statusSubresource: true,
+    }),
+    builtin({
+      group: '',
+      plural: 'secrets',
+      singular: 'secret',
+      kind: 'Secret',
+      namespaced: true,
     }),
     builtin({
       group: 'admissionregistration.k8s.io',
@@ -95,12 +112,30 @@ export function initialWorkloadStatus(kind: string, obj: Any): Any | undefined {
       numberReady: 0,
     };
   if (kind === 'Deployment') return {};
-  void obj;
+  if (kind === 'PodDisruptionBudget')
+    return {
+      disruptionsAllowed: 0,
+      currentHealthy: 0,
+      desiredHealthy: 0,
+      expectedPods: 0,
+      observedGeneration: obj.metadata?.generation,
+    };
   return undefined;
 }
 
 /** Defaults kube-apiserver applies to workloads that clients read back (selector, strategy, template). */
 export function defaultWorkload(kind: string, obj: Any): void {
+  if (kind === 'Secret') {
+    // stringData is write-only: merged into data (base64), as the Secret strategy does.
+    obj.type ??= 'Opaque';
+    if (obj.stringData && typeof obj.stringData === 'object') {
+      obj.data = { ...(obj.data ?? {}) };
+      for (const [k, v] of Object.entries(obj.stringData))
+        obj.data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+      delete obj.stringData;
+    }
+    return;
+  }
   if (kind !== 'DaemonSet' && kind !== 'Deployment') return;
   obj.spec ??= {};
   const spec = obj.spec;
