@@ -200,16 +200,41 @@ describe('server-side printing', () => {
     expect(body.rows[0].cells[5]).toBe('10.0.0.1');
   });
 
-  it('406 when nothing acceptable is offered (Table of an unknown version, or a Table watch)', async () => {
+  it('406 when nothing acceptable is offered (a Table of an unknown version, metadata-only watches)', async () => {
     const v2 = await req('/api/v1/namespaces/default/pods', {
       accept: 'application/json;as=Table;v=v2;g=meta.k8s.io',
     });
     expect(v2.status).toBe(406);
     expect(v2.body).toMatchObject({ kind: 'Status', reason: 'NotAcceptable', code: 406 });
-    const watch = await req('/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1', { accept: TABLE });
-    expect(watch.status).toBe(406);
+    const pom = await req('/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1', {
+      accept: 'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io',
+    });
+    expect(pom.status).toBe(406);
     const plain = await req('/api/v1/namespaces/default/pods', { accept: 'application/json' });
     expect(plain.body.kind).toBe('PodList');
+  });
+
+  it('a Table watch (kubectl get -w) sends one-row Tables, column definitions with the first event', async () => {
+    emu.store.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web-2', namespace: 'default' },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+    });
+    const r = await req('/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1', { accept: TABLE });
+    expect(r.status).toBe(200);
+    const events = (r.body as string)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.length).toBeGreaterThan(1);
+    for (const e of events) {
+      expect(e.type).toBe('ADDED');
+      expect(e.object.kind).toBe('Table');
+      expect(e.object.rows).toHaveLength(1);
+    }
+    expect(events[0].object.columnDefinitions.map((c: Any) => c.name)).toContain('Readiness Gates');
+    expect(events[1].object.columnDefinitions).toEqual([]);
   });
 });
 

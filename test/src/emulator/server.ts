@@ -33,7 +33,7 @@ import { SELF_REVIEWS, selfSubjectAccessReview, selfSubjectReview } from './revi
 import { parseRequest, type RequestInfo } from './router.js';
 import { Storage } from './storage.js';
 import { ObjectStore } from './store.js';
-import { negotiate, render } from './table.js';
+import { negotiate, render, tableWatchRenderer } from './table.js';
 import { makeServingCerts } from './tls.js';
 import type { KubeObject } from './util.js';
 import { WatchStream } from './watch.js';
@@ -584,6 +584,7 @@ class EmulatorImpl implements Emulator {
               allowWatchBookmarks: q.get('allowWatchBookmarks') === 'true',
               sendInitialEvents: q.get('sendInitialEvents') === 'true',
               timeoutSeconds: intParam(q, 'timeoutSeconds'),
+              render: tableWatchRenderer(rendering, rt, info.version, q.get('includeObject')),
             },
             this.faults.takeForcedGone(),
             this.bookmarkIntervalMs,

@@ -22,7 +22,7 @@ const ACCEPTED =
 
 /**
  * The rendering for an `Accept` header, first acceptable media type wins (as kubectl lists them in
- * preference order). `watch` requests only get plain JSON. Nothing acceptable → 406 NotAcceptable.
+ * preference order). Watches get JSON or Tables (one row per event). Nothing acceptable → 406.
  */
 export function negotiate(accept: string | undefined, verb: string): Rendering {
   if (!accept || accept.trim() === '') return { as: 'json' };
@@ -36,9 +36,10 @@ export function negotiate(accept: string | undefined, verb: string): Rendering {
     ) as Record<string, string>;
     if (type !== 'application/json' && type !== '*/*' && type !== 'application/*') continue;
     if (p.as === undefined) return { as: 'json' };
-    if (verb !== 'get' && verb !== 'list') continue;
+    if (verb !== 'get' && verb !== 'list' && verb !== 'watch') continue;
     if (p.g !== 'meta.k8s.io' || (p.v !== 'v1' && p.v !== 'v1beta1')) continue;
     if (p.as === 'Table') return { as: 'Table', version: p.v };
+    if (verb === 'watch') continue;
     if (p.as === 'PartialObjectMetadata' && verb === 'get')
       return { as: 'PartialObjectMetadata', version: p.v };
     if (p.as === 'PartialObjectMetadataList' && verb === 'list')
@@ -568,5 +569,25 @@ export function render(
       cells: cols.map((c) => c.cell(o) ?? null),
       ...(include === 'None' ? {} : { object: include === 'Object' ? o : partialMetadata(o, r.version) }),
     })),
+  };
+}
+
+/**
+ * The per-event renderer of a Table watch (`kubectl get -w`): each event's object is a Table with
+ * one row; the column definitions travel with the first event only, as kube-apiserver sends them.
+ */
+export function tableWatchRenderer(
+  r: Rendering,
+  rt: ResourceType,
+  version: string,
+  includeObject: string | null,
+): ((obj: Any) => Any) | undefined {
+  if (r.as !== 'Table') return undefined;
+  let first = true;
+  return (obj) => {
+    const t = render(r, rt, version, obj, includeObject, Date.now());
+    if (!first) t.columnDefinitions = [];
+    first = false;
+    return t;
   };
 }
