@@ -8,6 +8,9 @@
  * The generated models carry no patch metadata, so the `+patchMergeKey`/`+patchStrategy` tags of
  * k8s.io/api for the types the emulator serves are listed here (PATCH_META).
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as models from '@kubernetes/client-node';
 import { isPlainObject } from './util.js';
 
@@ -171,4 +174,60 @@ function walkType(v: unknown, t: TypeRef, path: string, out: string[]): void {
     });
   else if (t.t === 'map' && isPlainObject(v))
     for (const [k, x] of Object.entries(v)) walkType(x, t.values, `${path}.${k}`, out);
+}
+
+/** Documentation of a model: its description, its fields' descriptions, its required fields. */
+export interface ModelDocs {
+  description?: string;
+  fields: Record<string, string>;
+  required: string[];
+}
+
+const docsCache = new Map<string, ModelDocs>();
+let modelsDir: string | undefined | null;
+
+function unescapeDoc(s: string): string {
+  return s.replace(/\\(['"\\])/g, '$1').trim();
+}
+
+/**
+ * The descriptions and required fields of a model, read from client-node's generated declaration
+ * file (the JSDoc there is Kubernetes' OpenAPI description). Empty when the file cannot be read.
+ */
+export function modelDocs(name: string): ModelDocs {
+  const hit = docsCache.get(name);
+  if (hit) return hit;
+  const docs: ModelDocs = { fields: {}, required: [] };
+  docsCache.set(name, docs);
+  if (modelsDir === undefined) {
+    try {
+      const entry = createRequire(import.meta.url).resolve('@kubernetes/client-node');
+      modelsDir = join(dirname(entry), 'gen', 'models');
+    } catch {
+      modelsDir = null;
+    }
+  }
+  if (!modelsDir || !/^\w+$/.test(name)) return docs;
+  let text: string;
+  try {
+    text = readFileSync(join(modelsDir, `${name}.d.ts`), 'utf8');
+  } catch {
+    return docs;
+  }
+  const at = text.indexOf('export declare class');
+  if (at < 0) return docs;
+  const clean = (c: string) =>
+    unescapeDoc(
+      c
+        .split('\n')
+        .map((l) => l.replace(/^\s*\*\s?/, ''))
+        .join('\n'),
+    );
+  const head = /\/\*\*((?:(?!\*\/)[^])*)\*\/\s*$/.exec(text.slice(0, at));
+  if (head) docs.description = clean(head[1] as string);
+  const body = text.slice(at);
+  for (const m of body.matchAll(/\/\*\*((?:(?!\*\/)[^])*)\*\/\s*'([^']+)'\??:/g))
+    docs.fields[m[2] as string] = clean(m[1] as string);
+  for (const m of body.matchAll(/^\s*'([^']+)'(\?)?:/gm)) if (!m[2]) docs.required.push(m[1] as string);
+  return docs;
 }

@@ -3,7 +3,8 @@
  * group-versions, each with a `serverRelativeURL` carrying the document's hash), `/openapi/v3/<gv>`
  * (paths + components.schemas of one group-version) and `/openapi/v2` (one Swagger 2.0 document, JSON).
  *
- * Schemas: built-in kinds from client-node's generated models (builtin-schemas.ts), with
+ * Schemas: built-in kinds from client-node's generated models (builtin-schemas.ts; descriptions and
+ * required fields from its declaration files), with
  * `x-kubernetes-patch-merge-key` / `-patch-strategy` where k8s.io/api has them, so kubectl's
  * three-way strategic merge patch for `apply` matches what the server's patch.ts applies; custom
  * resources from their CRD's structural schema. Top-level kinds carry
@@ -15,7 +16,14 @@
  * Documents are rebuilt when the set of served resource types changes (CRD created/updated/deleted).
  */
 import { createHash } from 'node:crypto';
-import { modelAttributes, modelNameFor, parseType, patchMeta, type TypeRef } from './builtin-schemas.js';
+import {
+  modelAttributes,
+  modelDocs,
+  modelNameFor,
+  parseType,
+  patchMeta,
+  type TypeRef,
+} from './builtin-schemas.js';
 import { apiVersionOf, type ResourceRegistry, type ResourceType } from './resources.js';
 
 type Schema = Record<string, unknown>;
@@ -68,11 +76,20 @@ class SchemaSet {
 
   addModel(name: string): void {
     if (this.schemas[name]) return;
-    const s: Schema = { type: 'object', properties: {} };
+    const docs = modelDocs(name);
+    const s: Schema = {
+      ...(docs.description ? { description: docs.description } : {}),
+      type: 'object',
+      properties: {},
+      ...(docs.required.length ? { required: docs.required } : {}),
+    };
     this.schemas[name] = s;
     const props = s.properties as Record<string, Schema>;
     for (const a of modelAttributes(name) ?? []) {
-      const p = this.typeSchema(parseType(a.type), a.format);
+      let p = this.typeSchema(parseType(a.type), a.format);
+      const description = docs.fields[a.baseName];
+      // OpenAPI 3.0: siblings of $ref are ignored, so a described reference is wrapped in allOf (as kube-openapi does).
+      if (description) p = p.$ref ? { description, allOf: [p] } : { description, ...p };
       const meta = patchMeta(name, a.baseName);
       if (meta) {
         p['x-kubernetes-patch-strategy'] = meta.strategy;
