@@ -223,10 +223,10 @@ export function modelDocs(name: string): ModelDocs {
         .map((l) => l.replace(/^\s*\*\s?/, ''))
         .join('\n'),
     );
-  const head = /\/\*\*((?:(?!\*\/)[^])*)\*\/\s*$/.exec(text.slice(0, at));
+  const head = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*$/.exec(text.slice(0, at));
   if (head) docs.description = clean(head[1] as string);
   const body = text.slice(at);
-  for (const m of body.matchAll(/\/\*\*((?:(?!\*\/)[^])*)\*\/\s*'([^']+)'\??:/g))
+  for (const m of body.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*'([^']+)'\??:/g))
     docs.fields[m[2] as string] = clean(m[1] as string);
   for (const m of body.matchAll(/^\s*'([^']+)'(\?)?:/gm)) if (!m[2]) docs.required.push(m[1] as string);
   return docs;
