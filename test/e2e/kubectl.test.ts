@@ -289,4 +289,12 @@ describe.skipIf(!hasKubectl)('kubectl against the emulated cluster', () => {
     );
     expect(await ok('explain', 'vmiprobestatuses.status')).toMatch(/nodeName\s+<string>/);
   }, 60_000);
+
+  it('delete -k manifests/ removes the install (the namespace goes after its contents)', async () => {
+    const out = await ok('delete', '-k', 'manifests/');
+    expect(out).toMatch(/^namespace "vmprobe-system" deleted$/m);
+    expect(out).toMatch(/^daemonset\.apps "vmprobe" deleted$/m);
+    const gone = await kubectl('get', 'namespace', 'vmprobe-system');
+    expect(gone.stderr).toContain('namespaces "vmprobe-system" not found');
+  }, 60_000);
 });

@@ -437,4 +437,26 @@ describe('kinds and defaults', () => {
     });
     expect(secret.body.stringData).toBeUndefined();
   });
+
+  it('a deleted namespace stays Terminating a while (objects in it still deletable, no new ones), then goes', async () => {
+    emu.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'term' } });
+    emu.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'term' } });
+    expect((await req('/api/v1/namespaces/term', { method: 'DELETE' })).body.status.phase).toBe(
+      'Terminating',
+    );
+    const create = await req('/api/v1/namespaces/term/configmaps', {
+      method: 'POST',
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'new' } },
+    });
+    expect(create.status).toBe(403);
+    expect(create.body.message).toBe(
+      'configmaps "new" is forbidden: unable to create new content in namespace term because it is being terminated',
+    );
+    expect((await req('/api/v1/namespaces/term/configmaps/cm', { method: 'DELETE' })).status).toBe(200);
+    const deadline = Date.now() + 10_000;
+    while ((await req('/api/v1/namespaces/term')).status !== 404) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
 });

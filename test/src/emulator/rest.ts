@@ -47,6 +47,9 @@ export interface OpContext {
   admission: boolean;
 }
 
+/** How long a deleted namespace stays Terminating before its objects and it are removed. */
+const NAMESPACE_FINALIZE_MS = 1000;
+
 /** The garbage collector's deletes: its own identity, no admission. */
 const GC_CONTEXT: OpContext = {
   identity: { user: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: [] },
@@ -91,6 +94,8 @@ export interface RestOptions {
 export class Rest {
   private readonly podTimers = new Map<string, NodeJS.Timeout>();
   private readonly deferred = new Set<NodeJS.Immediate>();
+  /** Namespace finalization timers (the namespace controller's work takes a while on a real cluster). */
+  private readonly namespaceTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private nextClusterIp = 1;
 
@@ -106,6 +111,8 @@ export class Rest {
     this.podTimers.clear();
     for (const d of this.deferred) clearImmediate(d);
     this.deferred.clear();
+    for (const t of this.namespaceTimers) clearTimeout(t);
+    this.namespaceTimers.clear();
   }
 
   /** Runs `fn` on the next turn of the event loop (after the current response is written). */
@@ -217,8 +224,27 @@ export class Rest {
 
   // ---------- create ----------
 
-  private namespaceMustExist(ns: string): void {
-    if (!this.storage.get('namespaces', ns)) throw errors.notFound('namespaces', '', ns);
+  private namespaceMustExist(ns: string, rt?: ResourceType, name?: string): void {
+    const nsObj = this.storage.get('namespaces', ns);
+    if (!nsObj) throw errors.notFound('namespaces', '', ns);
+    if (nsObj.metadata.deletionTimestamp && rt)
+      throw new ApiError(
+        403,
+        'Forbidden',
+        `${rt.plural}${rt.group ? `.${rt.group}` : ''} "${name ?? ''}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+        {
+          name: name ?? '',
+          group: rt.group,
+          kind: rt.plural,
+          causes: [
+            {
+              reason: 'NamespaceTerminating',
+              message: `namespace ${ns} is being terminated`,
+              field: 'metadata.namespace',
+            },
+          ],
+        },
+      );
   }
 
   private checkTypeMeta(rt: ResourceType, version: string, obj: KubeObject): void {
@@ -256,7 +282,7 @@ export class Rest {
       if (!ns)
         throw errors.badRequest('the server could not find the requested resource (namespace required)');
       md.namespace = ns;
-      this.namespaceMustExist(ns);
+      this.namespaceMustExist(ns, rt, md.name ?? md.generateName);
     } else delete md.namespace;
     if (!md.name) {
       if (md.generateName) md.name = `${md.generateName}${randomSuffix()}`;
@@ -706,7 +732,16 @@ export class Rest {
       const rv = this.storage.nextRv();
       next.metadata.resourceVersion = String(rv);
       this.storage.put(gr, next, rv);
-      if (rt.kind === 'Namespace' && rt.builtin) this.defer(() => this.purgeNamespace(name));
+      if (rt.kind === 'Namespace' && rt.builtin) {
+        // Not at once: a client deleting a namespace and then the objects in it (kubectl delete -k)
+        // finds them still there, as on a real cluster where the namespace controller takes a while.
+        const t = setTimeout(() => {
+          this.namespaceTimers.delete(t);
+          if (!this.stopped) this.purgeNamespace(name);
+        }, NAMESPACE_FINALIZE_MS);
+        t.unref?.();
+        this.namespaceTimers.add(t);
+      }
       return this.view(rt, next, version);
     }
     return this.view(rt, this.removeNow(rt, old, policy), version);
