@@ -217,6 +217,10 @@ describe.skipIf(!hasKubectl)('kubectl against the emulated cluster', () => {
     expect(denied.stderr).toContain(
       `nodes is forbidden: User "${AGENT_SA}" cannot list resource "nodes" in API group "" at the cluster scope`,
     );
+    const list = await ok('auth', 'can-i', '--list', '-n', NS, '--as', AGENT_SA);
+    expect(list).toMatch(/^pods\/status\s+\[\]\s+\[\]\s+\[patch\]$/m);
+    expect(list).toMatch(/^virtualmachineinstances\.kubevirt\.io\s+\[\]\s+\[\]\s+\[get list watch\]$/m);
+    expect(list).not.toMatch(/^nodes/m);
     const whoami = await ok('auth', 'whoami', '--as', AGENT_SA);
     expect(whoami).toMatch(new RegExp(`Username\\s+${AGENT_SA}`));
   }, 60_000);

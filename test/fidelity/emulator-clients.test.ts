@@ -304,6 +304,29 @@ describe('identity', () => {
     expect(g.status).toBe(400);
   });
 
+  it('SelfSubjectRulesReview lists the caller’s rules in a namespace (kubectl auth can-i --list)', async () => {
+    const r = await req('/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
+      user: AGENT,
+      method: 'POST',
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectRulesReview',
+        spec: { namespace: 'default' },
+      },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.status.incomplete).toBe(false);
+    expect(r.body.status.resourceRules).toContainEqual({
+      verbs: ['patch'],
+      apiGroups: [''],
+      resources: ['pods/status'],
+    });
+    expect(r.body.status.resourceRules.flatMap((x: Any) => x.resources)).not.toContain('nodes');
+    expect(r.body.status.nonResourceRules).toContainEqual(
+      expect.objectContaining({ nonResourceURLs: expect.arrayContaining(['/openapi/*']) }),
+    );
+  });
+
   it('SelfSubjectAccessReview answers with the emulator’s RBAC for the caller; SelfSubjectReview says who that is', async () => {
     const review = (verb: string, resource: string, group = '') => ({
       apiVersion: 'authorization.k8s.io/v1',

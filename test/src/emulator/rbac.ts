@@ -28,7 +28,7 @@ const BASIC_USER_CREATE = new Set([
   'authentication.k8s.io/selfsubjectreviews',
 ]);
 
-interface Rule {
+export interface Rule {
   verbs?: string[];
   apiGroups?: string[];
   resources?: string[];
@@ -82,6 +82,55 @@ export class RbacAuthorizer {
         ? this.storage.get('clusterroles.rbac.authorization.k8s.io', name)
         : this.storage.get('roles.rbac.authorization.k8s.io', `${ns}/${name}`);
     return (obj?.rules as Rule[] | undefined) ?? [];
+  }
+
+  /**
+   * The rules that apply to `id` in `namespace` (SelfSubjectRulesReview, `kubectl auth can-i
+   * --list`): its ClusterRoleBindings' and the namespace's RoleBindings' rules, plus the default
+   * roles every authenticated user has (system:basic-user, system:discovery). Everything for
+   * system:masters or while RBAC is off.
+   */
+  rulesFor(id: Identity, namespace: string | undefined): Rule[] {
+    if (!this.enforced || id.groups.includes('system:masters'))
+      return [
+        { verbs: ['*'], apiGroups: ['*'], resources: ['*'] },
+        { verbs: ['*'], nonResourceURLs: ['*'] },
+      ];
+    const rules: Rule[] = [];
+    if (id.groups.includes('system:authenticated')) {
+      rules.push(
+        {
+          verbs: ['create'],
+          apiGroups: ['authorization.k8s.io'],
+          resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+        },
+        { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'] },
+        {
+          verbs: ['get'],
+          nonResourceURLs: [
+            '/api',
+            '/api/*',
+            '/apis',
+            '/apis/*',
+            '/healthz',
+            '/livez',
+            '/openapi',
+            '/openapi/*',
+            '/readyz',
+            '/version',
+            '/version/',
+          ],
+        },
+      );
+    }
+    for (const b of this.storage.list('clusterrolebindings.rbac.authorization.k8s.io'))
+      if ((b.subjects ?? []).some((s: KubeObject) => subjectMatches(s, id, undefined)))
+        rules.push(...this.rolesRules(b.roleRef?.kind, b.roleRef?.name, undefined));
+    if (namespace)
+      for (const b of this.storage.list('rolebindings.rbac.authorization.k8s.io', namespace))
+        if ((b.subjects ?? []).some((s: KubeObject) => subjectMatches(s, id, namespace)))
+          rules.push(...this.rolesRules(b.roleRef?.kind, b.roleRef?.name, namespace));
+    return rules;
   }
 
   allowed(id: Identity, info: RequestInfo): boolean {

@@ -1,7 +1,7 @@
 /**
  * The "self" reviews kubectl uses: SelfSubjectAccessReview (`kubectl auth can-i`), evaluated by the
- * emulator's RBAC authorizer for the requesting (possibly impersonated) identity, and
- * SelfSubjectReview (`kubectl auth whoami`). Create-only, nothing stored; the answer echoes the
+ * emulator's RBAC authorizer for the requesting (possibly impersonated) identity,
+ * SelfSubjectRulesReview (`kubectl auth can-i --list`) and SelfSubjectReview (`kubectl auth whoami`). Create-only, nothing stored; the answer echoes the
  * request's spec with a status, as kube-apiserver's registry does.
  */
 import { errors } from './errors.js';
@@ -15,8 +15,40 @@ type Any = any;
 
 export const SELF_REVIEWS = {
   ssar: 'selfsubjectaccessreviews.authorization.k8s.io',
+  ssrr: 'selfsubjectrulesreviews.authorization.k8s.io',
   ssr: 'selfsubjectreviews.authentication.k8s.io',
 } as const;
+
+/** SelfSubjectRulesReview: the caller's rules in `spec.namespace`, split as the API reports them. */
+export function selfSubjectRulesReview(
+  body: unknown,
+  id: ImpersonatedIdentity,
+  rbac: RbacAuthorizer,
+  apiVersion: string,
+): Any {
+  const b = (isPlainObject(body) ? body : {}) as Any;
+  const rules = rbac.rulesFor(id, b.spec?.namespace || undefined);
+  return {
+    kind: 'SelfSubjectRulesReview',
+    apiVersion,
+    metadata: { creationTimestamp: null },
+    spec: b.spec ?? {},
+    status: {
+      resourceRules: rules
+        .filter((r) => r.resources !== undefined)
+        .map((r) => ({
+          verbs: r.verbs ?? [],
+          apiGroups: r.apiGroups ?? [],
+          resources: r.resources ?? [],
+          ...(r.resourceNames?.length ? { resourceNames: r.resourceNames } : {}),
+        })),
+      nonResourceRules: rules
+        .filter((r) => r.nonResourceURLs !== undefined)
+        .map((r) => ({ verbs: r.verbs ?? [], nonResourceURLs: r.nonResourceURLs ?? [] })),
+      incomplete: false,
+    },
+  };
+}
 
 export function selfSubjectAccessReview(
   body: unknown,

@@ -29,7 +29,12 @@ import { RbacAuthorizer } from './rbac.js';
 import { RequestLog } from './requestlog.js';
 import { builtinResources, groupResource, ResourceRegistry, type ResourceType } from './resources.js';
 import { type DeleteOptions, type Identity, type OpContext, Rest } from './rest.js';
-import { SELF_REVIEWS, selfSubjectAccessReview, selfSubjectReview } from './reviews-self.js';
+import {
+  SELF_REVIEWS,
+  selfSubjectAccessReview,
+  selfSubjectReview,
+  selfSubjectRulesReview,
+} from './reviews-self.js';
 import { parseRequest, type RequestInfo } from './router.js';
 import { Storage } from './storage.js';
 import { ObjectStore } from './store.js';
@@ -493,7 +498,7 @@ class EmulatorImpl implements Emulator {
     const rt = this.registry.lookup(info.group, info.version, info.resource as string);
     if (!rt) throw errors.notFoundPath();
     const gr = groupResource(rt.group, rt.plural);
-    if ((gr === SELF_REVIEWS.ssar || gr === SELF_REVIEWS.ssr) && info.verb === 'create' && !info.name) {
+    if (Object.values(SELF_REVIEWS).includes(gr as never) && info.verb === 'create' && !info.name) {
       const apiVersion = `${rt.group}/${info.version}`;
       let review: unknown;
       try {
@@ -505,7 +510,9 @@ class EmulatorImpl implements Emulator {
         201,
         gr === SELF_REVIEWS.ssar
           ? selfSubjectAccessReview(review, id, this.rbac, apiVersion)
-          : selfSubjectReview(id, apiVersion),
+          : gr === SELF_REVIEWS.ssrr
+            ? selfSubjectRulesReview(review, id, this.rbac, apiVersion)
+            : selfSubjectReview(id, apiVersion),
       ];
     }
     const rendering = negotiate(req.headers.accept, info.verb);

@@ -92,6 +92,14 @@ export function workloadAndAdmissionResources(): ResourceType[] {
       verbs: ['create'],
     }),
     builtin({
+      group: 'authorization.k8s.io',
+      plural: 'selfsubjectrulesreviews',
+      singular: 'selfsubjectrulesreview',
+      kind: 'SelfSubjectRulesReview',
+      namespaced: false,
+      verbs: ['create'],
+    }),
+    builtin({
       group: 'authentication.k8s.io',
       plural: 'selfsubjectreviews',
       singular: 'selfsubjectreview',
