@@ -104,6 +104,27 @@ describe.skipIf(!hasKubectl)('kubectl against the emulated cluster', () => {
     expect(ds[1]?.[0]).toBe('vmprobe');
   }, 120_000);
 
+  it('diff shows a changed manifest from a server dry run, which stores nothing', async () => {
+    const rendered = await ok('kustomize', 'manifests/');
+    const file = join(dir, 'changed.yaml');
+    await writeFile(file, rendered.replace(/(ghcr\.io\/vmprobe\/vmprobe):[\w.-]+/, '$1:9.9.9'));
+    const diff = await kubectl('diff', '-f', file);
+    expect(diff.code, diff.stderr).toBe(1); // 1: differences found
+    expect(diff.stdout).toMatch(/^\+\s+image: ghcr\.io\/vmprobe\/vmprobe:9\.9\.9$/m);
+    const dry = await ok('apply', '-f', file, '--dry-run=server');
+    expect(dry).toMatch(/^daemonset\.apps\/vmprobe configured \(server dry run\)$/m);
+    const image = await ok(
+      'get',
+      'ds',
+      'vmprobe',
+      '-n',
+      'vmprobe-system',
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0].image}',
+    );
+    expect(image).not.toContain('9.9.9');
+  }, 60_000);
+
   it('apply -f takes the seed’s kubevirt.io/v1alpha3 VMIs as they are', async () => {
     for (const [i, file] of Object.values(SEED_VMI_FILES).entries()) {
       const ns = `seed-${i}`;

@@ -238,6 +238,36 @@ describe('server-side printing', () => {
   });
 });
 
+describe('dry run', () => {
+  it('dryRun=All runs defaulting and validation and returns the result, storing nothing', async () => {
+    const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dry' }, data: { a: '1' } };
+    const created = await req('/api/v1/namespaces/default/configmaps?dryRun=All', { method: 'POST', body });
+    expect(created.status).toBe(201);
+    expect(created.body.metadata.uid).toBeDefined();
+    expect(created.body.metadata.resourceVersion).toBeUndefined();
+    expect((await req('/api/v1/namespaces/default/configmaps/dry')).status).toBe(404);
+    const bad = await req('/api/v1/namespaces/default/pods?dryRun=All', {
+      method: 'POST',
+      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'dry' }, spec: { containers: [] } },
+    });
+    expect(bad.status).toBe(422);
+    const patched = await req('/api/v1/namespaces/default/pods/web?dryRun=All', {
+      method: 'PATCH',
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { labels: { dry: 'run' } } },
+    });
+    expect(patched.body.metadata.labels).toEqual({ dry: 'run' });
+    expect((await req('/api/v1/namespaces/default/pods/web')).body.metadata.labels).toBeUndefined();
+    expect((await req('/api/v1/namespaces/default/pods/web?dryRun=All', { method: 'DELETE' })).status).toBe(
+      200,
+    );
+    expect((await req('/api/v1/namespaces/default/pods/web')).status).toBe(200);
+    expect(
+      (await req('/api/v1/namespaces/default/pods?dryRun=Some', { method: 'POST', body: {} })).status,
+    ).toBe(400);
+  });
+});
+
 describe('field validation', () => {
   const pod = (name: string, extra: object) => ({
     apiVersion: 'v1',

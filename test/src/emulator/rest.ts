@@ -45,6 +45,8 @@ export interface OpContext {
   identity: Identity;
   /** Run admission plugins (KubeVirt's VMI webhooks). False for in-process store calls. */
   admission: boolean;
+  /** `dryRun=All`: defaulting, admission and validation run, nothing is stored (no resourceVersion). */
+  dryRun?: boolean;
 }
 
 /** How long a deleted namespace stays Terminating before its objects and it are removed. */
@@ -319,6 +321,7 @@ export class Rest {
     if (ctx.admission && isVmi(rt.group, rt.plural)) admitVmi(ctx.identity.user, undefined, obj);
     this.defaultAndValidate(rt, version, obj, undefined);
     obj.apiVersion = apiVersionOf(rt.group, rt.storageVersion);
+    if (ctx.dryRun) return this.view(rt, obj, version);
 
     const rv = this.storage.nextRv();
     md.resourceVersion = String(rv);
@@ -643,6 +646,7 @@ export class Rest {
 
     nmd.resourceVersion = old.metadata.resourceVersion;
     if (deepEqual(next, old)) return this.view(rt, old, version); // no-op: nothing written, no new resourceVersion
+    if (ctx.dryRun) return this.view(rt, next, version);
 
     const gr = groupResource(rt.group, rt.plural);
     const rv = this.storage.nextRv();
@@ -667,7 +671,7 @@ export class Rest {
   }
 
   delete(
-    _ctx: OpContext,
+    ctx: OpContext,
     rt: ResourceType,
     namespace: string | undefined,
     name: string,
@@ -701,6 +705,7 @@ export class Rest {
           field: 'propagationPolicy',
         },
       ]);
+    if (ctx.dryRun) return this.view(rt, old, version);
 
     if (rt.builtin && rt.kind === 'Pod') {
       let grace = o.gracePeriodSeconds ?? Number(old.spec?.terminationGracePeriodSeconds ?? 30);

@@ -529,8 +529,10 @@ class EmulatorImpl implements Emulator {
     const ns = rt.namespaced ? info.namespace : undefined;
     if (!rt.namespaced && info.namespace) throw errors.notFoundPath();
     if (rt.namespaced && info.name !== undefined && !ns) throw errors.notFoundPath();
-    if (q.get('dryRun')) throw errors.badRequest('dryRun is not supported by the API emulator');
-    const ctx: OpContext = { identity: id, admission: true };
+    const dryRun = q.getAll('dryRun');
+    for (const d of dryRun)
+      if (d !== 'All') throw errors.badRequest(`Invalid dryRun value: "${d}": supported values: "All"`);
+    const ctx: OpContext = { identity: id, admission: true, ...(dryRun.length > 0 ? { dryRun: true } : {}) };
     const parsed = (): unknown => {
       if (body.trim() === '') return undefined;
       try {
