@@ -1,6 +1,7 @@
 /**
  * startEmulator(): the HTTP(S) front of the API emulator. Per request: authenticate (bearer token)
- * → fault injection → RBAC → route (discovery / resource verbs / watch) → record in the request log.
+ * → impersonation → fault injection → RBAC → route (discovery, OpenAPI, self reviews, resource verbs
+ * with Accept negotiation / Table rendering and field validation, watch) → record in the request log.
  * Owns the listening socket, every open connection and watch stream; `stop()` ends them all.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
