@@ -10,7 +10,7 @@
 // --exit-when-done: stop after the script (CI, smoke tests); --plain: no screen redraw, print the
 // table on every change (also the default when stdout is not a terminal).
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -93,10 +93,20 @@ const logger = createLogger({
 
 // --- the cluster and the agent -------------------------------------------------------------------
 const cluster = await startTestCluster({
+  tls: true, // kubectl sends the demo.kubeconfig bearer token over https only
   vmprobeReadinessGate: true,
   rbacFiles: [join(ROOT, 'manifests/base/rbac.yaml')],
   timing: { bootMs: 300, terminateMs: 300 },
 });
+// The demo as a cluster: an admin kubeconfig at the repo root while the demo runs (gitignored),
+// removed on exit however the process ends.
+const DEMO_KUBECONFIG = join(ROOT, 'demo.kubeconfig');
+await cluster.emu.writeKubeconfig('admin', DEMO_KUBECONFIG);
+process.on('exit', () => rmSync(DEMO_KUBECONFIG, { force: true }));
+const KUBECTL_HINT =
+  'kubectl works against this cluster: try `kubectl --kubeconfig demo.kubeconfig get vmis,vmiprobestatuses`';
+console.log(KUBECTL_HINT);
+
 const agentOptions = {
   nodeName: 'node-a',
   kubeConfig: cluster.emu.kubeConfig(VMPROBE_AGENT_USER),
@@ -132,6 +142,7 @@ async function shutdown(code: number): Promise<never> {
     console.log('\nstopping the agent and the emulated cluster…');
     await agent.stop(2_000);
     await cluster.stop();
+    rmSync(DEMO_KUBECONFIG, { force: true });
     logFile.end();
     console.log(`bye (agent log: ${LOG_FILE})`);
   }
@@ -197,6 +208,7 @@ async function render(): Promise<void> {
     `vmprobe demo — agent on node-a, emulated Kubernetes + KubeVirt, simulated VMs on loopback`,
     `time is scaled ${SCALE}×: the seed's 120 s initial delays and 20 s periods run as ${Math.max(1, Math.round(120 / SCALE))} s and ${Math.max(1, Math.round(20 / SCALE))} s`,
     `metrics: ${agentUrl}/metrics   probes: npx vmprobe status --agent ${agentUrl} --token-file ${TOKEN_FILE}   log: ${LOG_FILE}`,
+    ...(LIVE ? [KUBECTL_HINT] : []),
   ].join('\n');
   const body = `VMIs (namespace ${NS})\n${vmis}\n\nProbes\n${probes.length ? formatProbeTable(probes, Date.now()) : '(none yet)\n'}`;
   if (LIVE) {

@@ -22,24 +22,12 @@ import { randomUUID } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import fjp from 'fast-json-patch';
 import { ApiError, errors } from './errors.js';
-import { builtin, type ResourceType } from './resources.js';
+import type { ResourceType } from './resources.js';
 import type { Identity } from './rest.js';
 import type { Storage } from './storage.js';
 import { clone, isPlainObject, type KubeObject } from './util.js';
 
 export const MWC_GROUP_RESOURCE = 'mutatingwebhookconfigurations.admissionregistration.k8s.io';
-
-/** The served kind (cluster-scoped, v1). */
-export function mutatingWebhookConfigurationType(): ResourceType {
-  return builtin({
-    group: 'admissionregistration.k8s.io',
-    plural: 'mutatingwebhookconfigurations',
-    singular: 'mutatingwebhookconfiguration',
-    kind: 'MutatingWebhookConfiguration',
-    namespaced: false,
-    categories: ['api-extensions'],
-  });
-}
 
 export interface ServiceRef {
   namespace: string;

@@ -6,6 +6,7 @@
  * All functions return a new object and never mutate their inputs.
  */
 import fjp from 'fast-json-patch';
+import { listStrategyAt, modelNameFor } from './builtin-schemas.js';
 import { ApiError, errors } from './errors.js';
 import { clone, isPlainObject, type KubeObject } from './util.js';
 
@@ -52,29 +53,16 @@ interface ListStrategy {
   key?: string;
 }
 
-const CONTAINER_LISTS = ['spec.containers', 'spec.initContainers', 'spec.ephemeralContainers'];
-
-/** Patch merge keys of the built-in kinds served (from the Go struct tags of k8s.io/api). */
-function strategyFor(kind: string, path: string): ListStrategy | undefined {
-  if (path === 'metadata.ownerReferences') return { key: 'uid' };
-  if (path === 'metadata.finalizers') return {};
-  if (kind === 'Pod') {
-    if (CONTAINER_LISTS.includes(path)) return { key: 'name' };
-    for (const c of CONTAINER_LISTS) {
-      if (path === `${c}.ports`) return { key: 'containerPort' };
-      if (path === `${c}.env`) return { key: 'name' };
-      if (path === `${c}.volumeMounts`) return { key: 'mountPath' };
-      if (path === `${c}.volumeDevices`) return { key: 'devicePath' };
-    }
-    if (path === 'spec.volumes' || path === 'spec.imagePullSecrets') return { key: 'name' };
-    if (path === 'spec.hostAliases') return { key: 'ip' };
-    if (path === 'status.podIPs' || path === 'status.hostIPs') return { key: 'ip' };
-    if (path === 'status.resourceClaimStatuses') return { key: 'name' };
-  }
-  if (kind === 'Service' && path === 'spec.ports') return { key: 'port' };
-  if (path === 'status.conditions' && (kind === 'Pod' || kind === 'Namespace' || kind === 'Node'))
-    return { key: 'type' };
-  return undefined;
+/**
+ * Patch merge keys of the built-in kinds served, from the kind's model tree and the k8s.io/api
+ * struct tags (builtin-schemas.ts) — the same metadata the served OpenAPI documents carry, so the
+ * patches kubectl computes from them merge here as they would on kube-apiserver.
+ */
+function strategyFor(model: string | undefined, path: string): ListStrategy | undefined {
+  if (!model) return undefined;
+  const meta = listStrategyAt(model, path);
+  if (!meta?.strategy.split(',').includes('merge')) return undefined;
+  return meta.key === undefined ? {} : { key: meta.key };
 }
 
 function stripDirectives(v: unknown): unknown {
@@ -98,7 +86,7 @@ function badSmp(msg: string): never {
 function mergeMap(
   orig: Record<string, unknown> | undefined,
   patch: Record<string, unknown>,
-  kind: string,
+  model: string,
   path: string,
 ): Record<string, unknown> | undefined {
   const directive = patch.$patch;
@@ -123,12 +111,12 @@ function mergeMap(
     if (val === null) delete result[key];
     else if (isPlainObject(val)) {
       const o = result[key];
-      const merged = mergeMap(isPlainObject(o) ? o : undefined, val, kind, sub);
+      const merged = mergeMap(isPlainObject(o) ? o : undefined, val, model, sub);
       if (merged === undefined) delete result[key];
       else result[key] = merged;
     } else if (Array.isArray(val)) {
-      const strat = strategyFor(kind, sub);
-      result[key] = strat ? mergeList(result[key], val, strat, kind, sub) : stripDirectives(val);
+      const strat = strategyFor(model, sub);
+      result[key] = strat ? mergeList(result[key], val, strat, model, sub) : stripDirectives(val);
     } else result[key] = val;
   }
   return result;
@@ -138,7 +126,7 @@ function mergeList(
   orig: unknown,
   patch: unknown[],
   strat: ListStrategy,
-  kind: string,
+  model: string,
   path: string,
 ): unknown[] {
   if (patch.some((x) => isPlainObject(x) && x.$patch === 'replace'))
@@ -161,7 +149,7 @@ function mergeList(
       continue;
     }
     if (idx >= 0) {
-      const merged = mergeMap(base[idx] as Record<string, unknown>, item, kind, path);
+      const merged = mergeMap(base[idx] as Record<string, unknown>, item, model, path);
       if (merged === undefined) base.splice(idx, 1);
       else base[idx] = merged;
     } else base.push(stripDirectives(item));
@@ -172,5 +160,8 @@ function mergeList(
 export function strategicMergePatch(target: KubeObject, patch: unknown, kind: string): KubeObject {
   if (!isPlainObject(patch))
     badSmp('json: cannot unmarshal array into Go value of type map[string]interface {}');
-  return (mergeMap(target, patch, kind, '') ?? {}) as KubeObject;
+  const apiVersion = String(target.apiVersion ?? 'v1');
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['', apiVersion];
+  const model = modelNameFor(group as string, version as string, kind);
+  return (mergeMap(target, patch, model ?? '', '') ?? {}) as KubeObject;
 }

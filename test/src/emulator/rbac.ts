@@ -21,7 +21,14 @@ const DISCOVERY_PATHS = [
   /^\/openapi/,
 ];
 
-interface Rule {
+/** What the default system:basic-user ClusterRole grants every authenticated user: the self reviews. */
+const BASIC_USER_CREATE = new Set([
+  'authorization.k8s.io/selfsubjectaccessreviews',
+  'authorization.k8s.io/selfsubjectrulesreviews',
+  'authentication.k8s.io/selfsubjectreviews',
+]);
+
+export interface Rule {
   verbs?: string[];
   apiGroups?: string[];
   resources?: string[];
@@ -77,9 +84,65 @@ export class RbacAuthorizer {
     return (obj?.rules as Rule[] | undefined) ?? [];
   }
 
+  /**
+   * The rules that apply to `id` in `namespace` (SelfSubjectRulesReview, `kubectl auth can-i
+   * --list`): its ClusterRoleBindings' and the namespace's RoleBindings' rules, plus the default
+   * roles every authenticated user has (system:basic-user, system:discovery). Everything for
+   * system:masters or while RBAC is off.
+   */
+  rulesFor(id: Identity, namespace: string | undefined): Rule[] {
+    if (!this.enforced || id.groups.includes('system:masters'))
+      return [
+        { verbs: ['*'], apiGroups: ['*'], resources: ['*'] },
+        { verbs: ['*'], nonResourceURLs: ['*'] },
+      ];
+    const rules: Rule[] = [];
+    if (id.groups.includes('system:authenticated')) {
+      rules.push(
+        {
+          verbs: ['create'],
+          apiGroups: ['authorization.k8s.io'],
+          resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+        },
+        { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'] },
+        {
+          verbs: ['get'],
+          nonResourceURLs: [
+            '/api',
+            '/api/*',
+            '/apis',
+            '/apis/*',
+            '/healthz',
+            '/livez',
+            '/openapi',
+            '/openapi/*',
+            '/readyz',
+            '/version',
+            '/version/',
+          ],
+        },
+      );
+    }
+    for (const b of this.storage.list('clusterrolebindings.rbac.authorization.k8s.io'))
+      if ((b.subjects ?? []).some((s: KubeObject) => subjectMatches(s, id, undefined)))
+        rules.push(...this.rolesRules(b.roleRef?.kind, b.roleRef?.name, undefined));
+    if (namespace)
+      for (const b of this.storage.list('rolebindings.rbac.authorization.k8s.io', namespace))
+        if ((b.subjects ?? []).some((s: KubeObject) => subjectMatches(s, id, namespace)))
+          rules.push(...this.rolesRules(b.roleRef?.kind, b.roleRef?.name, namespace));
+    return rules;
+  }
+
   allowed(id: Identity, info: RequestInfo): boolean {
     if (!this.enforced || id.groups.includes('system:masters')) return true;
     if (!info.isResourceRequest && DISCOVERY_PATHS.some((re) => re.test(info.path))) return true;
+    if (
+      info.isResourceRequest &&
+      info.verb === 'create' &&
+      id.groups.includes('system:authenticated') &&
+      BASIC_USER_CREATE.has(`${info.group}/${info.resource}`)
+    )
+      return true;
     for (const b of this.storage.list('clusterrolebindings.rbac.authorization.k8s.io')) {
       if (!(b.subjects ?? []).some((s: KubeObject) => subjectMatches(s, id, undefined))) continue;
       if (this.rolesRules(b.roleRef?.kind, b.roleRef?.name, undefined).some((r) => ruleAllows(r, info)))

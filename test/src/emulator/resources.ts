@@ -4,6 +4,7 @@
  * per name whatever version it is read through, as with CRD conversion strategy `None`).
  */
 import type { StructuralSchema } from './schema.js';
+import { workloadAndAdmissionResources } from './workloads.js';
 
 export interface PrinterColumn {
   name: string;
@@ -87,6 +88,7 @@ export function builtin(
 
 export function builtinResources(): ResourceType[] {
   return [
+    ...workloadAndAdmissionResources(),
     builtin({
       group: '',
       plural: 'namespaces',
@@ -220,23 +222,6 @@ export function builtinResources(): ResourceType[] {
       categories: ['api-extensions'],
       statusSubresource: true,
     }),
-    // Node-bound write policies (validating-policy.ts evaluates them on every write).
-    ...(
-      [
-        ['validatingadmissionpolicies', 'ValidatingAdmissionPolicy', true],
-        ['validatingadmissionpolicybindings', 'ValidatingAdmissionPolicyBinding', false],
-      ] as const
-    ).map(([plural, kind, statusSubresource]) =>
-      builtin({
-        group: 'admissionregistration.k8s.io',
-        plural,
-        singular: kind.toLowerCase(),
-        kind,
-        namespaced: false,
-        categories: ['api-extensions'],
-        statusSubresource,
-      }),
-    ),
     ...(
       [
         ['clusterroles', 'ClusterRole', false],

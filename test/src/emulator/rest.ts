@@ -10,6 +10,7 @@
 import { admitVmi, isVmi } from './admission.js';
 import { ApiError, errors, type StatusCause } from './errors.js';
 import { jsonPatch, mergePatch, PATCH_TYPES, strategicMergePatch } from './patch.js';
+import { podQosClass } from './qos.js';
 import { apiVersionOf, groupResource, type ResourceRegistry, type ResourceType } from './resources.js';
 import { applyDefaults, prune, validate } from './schema.js';
 import {
@@ -34,6 +35,7 @@ import {
   rfc3339,
 } from './util.js';
 import type { WriteAttributes } from './validating-policy.js';
+import { defaultWorkload, initialWorkloadStatus } from './workloads.js';
 
 export interface Identity {
   user: string;
@@ -46,7 +48,12 @@ export interface OpContext {
   identity: Identity;
   /** Run admission plugins (KubeVirt's VMI webhooks). False for in-process store calls. */
   admission: boolean;
+  /** `dryRun=All`: defaulting, admission and validation run, nothing is stored (no resourceVersion). */
+  dryRun?: boolean;
 }
+
+/** How long a deleted namespace stays Terminating before its objects and it are removed. */
+const NAMESPACE_FINALIZE_MS = 1000;
 
 /** The garbage collector's deletes: its own identity, no admission. */
 const GC_CONTEXT: OpContext = {
@@ -94,6 +101,8 @@ export interface RestOptions {
 export class Rest {
   private readonly podTimers = new Map<string, NodeJS.Timeout>();
   private readonly deferred = new Set<NodeJS.Immediate>();
+  /** Namespace finalization timers (the namespace controller's work takes a while on a real cluster). */
+  private readonly namespaceTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private nextClusterIp = 1;
 
@@ -109,6 +118,8 @@ export class Rest {
     this.podTimers.clear();
     for (const d of this.deferred) clearImmediate(d);
     this.deferred.clear();
+    for (const t of this.namespaceTimers) clearTimeout(t);
+    this.namespaceTimers.clear();
   }
 
   /** Runs `fn` on the next turn of the event loop (after the current response is written). */
@@ -220,8 +231,27 @@ export class Rest {
 
   // ---------- create ----------
 
-  private namespaceMustExist(ns: string): void {
-    if (!this.storage.get('namespaces', ns)) throw errors.notFound('namespaces', '', ns);
+  private namespaceMustExist(ns: string, rt?: ResourceType, name?: string): void {
+    const nsObj = this.storage.get('namespaces', ns);
+    if (!nsObj) throw errors.notFound('namespaces', '', ns);
+    if (nsObj.metadata.deletionTimestamp && rt)
+      throw new ApiError(
+        403,
+        'Forbidden',
+        `${rt.plural}${rt.group ? `.${rt.group}` : ''} "${name ?? ''}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+        {
+          name: name ?? '',
+          group: rt.group,
+          kind: rt.plural,
+          causes: [
+            {
+              reason: 'NamespaceTerminating',
+              message: `namespace ${ns} is being terminated`,
+              field: 'metadata.namespace',
+            },
+          ],
+        },
+      );
   }
 
   private checkTypeMeta(rt: ResourceType, version: string, obj: KubeObject): void {
@@ -259,7 +289,7 @@ export class Rest {
       if (!ns)
         throw errors.badRequest('the server could not find the requested resource (namespace required)');
       md.namespace = ns;
-      this.namespaceMustExist(ns);
+      this.namespaceMustExist(ns, rt, md.name ?? md.generateName);
     } else delete md.namespace;
     if (!md.name) {
       if (md.generateName) md.name = `${md.generateName}${randomSuffix()}`;
@@ -285,7 +315,11 @@ export class Rest {
     delete md.deletionGracePeriodSeconds;
     delete md.selfLink;
     delete md.managedFields;
-    if (!rt.builtin || rt.kind === 'Pod') md.generation = 1;
+    if (
+      !rt.builtin ||
+      ['Pod', 'DaemonSet', 'Deployment', 'ValidatingAdmissionPolicy', 'PodDisruptionBudget'].includes(rt.kind)
+    )
+      md.generation = 1;
     else delete md.generation;
 
     this.resetStatusOnCreate(rt, obj);
@@ -302,6 +336,7 @@ export class Rest {
         identity: ctx.identity,
       });
     obj.apiVersion = apiVersionOf(rt.group, rt.storageVersion);
+    if (ctx.dryRun) return this.view(rt, obj, version);
 
     const rv = this.storage.nextRv();
     md.resourceVersion = String(rv);
@@ -333,7 +368,12 @@ export class Rest {
     }
     switch (rt.kind) {
       case 'Pod':
-        obj.status = { phase: 'Pending', qosClass: 'BestEffort' };
+        obj.status = { phase: 'Pending', qosClass: podQosClass(obj.spec) };
+        break;
+      case 'DaemonSet':
+      case 'Deployment':
+      case 'PodDisruptionBudget':
+        obj.status = initialWorkloadStatus(rt.kind, obj);
         break;
       case 'Service':
         obj.status = { loadBalancer: {} };
@@ -446,6 +486,8 @@ export class Rest {
           message: `Invalid value: "${io.namespace}": does not match event.namespace`,
           field: 'involvedObject.namespace',
         });
+    } else if (rt.kind === 'DaemonSet' || rt.kind === 'Deployment' || rt.kind === 'Secret') {
+      defaultWorkload(rt.kind, obj);
     } else if (rt.kind === 'Namespace' && !old) {
       obj.spec ??= { finalizers: ['kubernetes'] };
     }
@@ -631,6 +673,7 @@ export class Rest {
 
     nmd.resourceVersion = old.metadata.resourceVersion;
     if (deepEqual(next, old)) return this.view(rt, old, version); // no-op: nothing written, no new resourceVersion
+    if (ctx.dryRun) return this.view(rt, next, version);
 
     const gr = groupResource(rt.group, rt.plural);
     const rv = this.storage.nextRv();
@@ -699,6 +742,7 @@ export class Rest {
           field: 'propagationPolicy',
         },
       ]);
+    if (ctx.dryRun) return this.view(rt, old, version);
 
     if (rt.builtin && rt.kind === 'Pod') {
       let grace = o.gracePeriodSeconds ?? Number(old.spec?.terminationGracePeriodSeconds ?? 30);
@@ -730,7 +774,16 @@ export class Rest {
       const rv = this.storage.nextRv();
       next.metadata.resourceVersion = String(rv);
       this.storage.put(gr, next, rv);
-      if (rt.kind === 'Namespace' && rt.builtin) this.defer(() => this.purgeNamespace(name));
+      if (rt.kind === 'Namespace' && rt.builtin) {
+        // Not at once: a client deleting a namespace and then the objects in it (kubectl delete -k)
+        // finds them still there, as on a real cluster where the namespace controller takes a while.
+        const t = setTimeout(() => {
+          this.namespaceTimers.delete(t);
+          if (!this.stopped) this.purgeNamespace(name);
+        }, NAMESPACE_FINALIZE_MS);
+        t.unref?.();
+        this.namespaceTimers.add(t);
+      }
       return this.view(rt, next, version);
     }
     return this.view(rt, this.removeNow(rt, old, policy), version);

@@ -1,6 +1,7 @@
 /**
  * startEmulator(): the HTTP(S) front of the API emulator. Per request: authenticate (bearer token)
- * → fault injection → RBAC → route (discovery / resource verbs / watch) → record in the request log.
+ * → impersonation → fault injection → RBAC → route (discovery, OpenAPI, self reviews, resource verbs
+ * with Accept negotiation / Table rendering and field validation, watch) → record in the request log.
  * Owns the listening socket, every open connection and watch stream; `stop()` ends them all.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,15 +23,25 @@ import { loadYamlObjects, resourceTypeFromCrd } from './crd.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from './discovery.js';
 import { ApiError, errors } from './errors.js';
 import { FaultInjector } from './faults.js';
-import { MutatingWebhooks, mutatingWebhookConfigurationType } from './mutating-webhooks.js';
+import { checkFields, parseFieldValidation } from './fieldvalidation.js';
+import { impersonate } from './impersonation.js';
+import { MutatingWebhooks } from './mutating-webhooks.js';
+import { OpenApiDocuments } from './openapi.js';
 import { RbacAuthorizer } from './rbac.js';
 import { RequestLog } from './requestlog.js';
 import { builtinResources, groupResource, ResourceRegistry, type ResourceType } from './resources.js';
 import { type DeleteOptions, type Identity, type OpContext, Rest } from './rest.js';
 import { serveReview } from './reviews.js';
+import {
+  SELF_REVIEWS,
+  selfSubjectAccessReview,
+  selfSubjectReview,
+  selfSubjectRulesReview,
+} from './reviews-self.js';
 import { parseRequest, type RequestInfo } from './router.js';
 import { Storage } from './storage.js';
 import { ObjectStore } from './store.js';
+import { negotiate, render, tableWatchRenderer } from './table.js';
 import { makeServingCerts } from './tls.js';
 import type { KubeObject } from './util.js';
 import { admitWithPolicies } from './validating-policy.js';
@@ -86,6 +97,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export const DEFAULT_CRD_FILES = [
   join(REPO_ROOT, 'manifests/base/crd-vmiprobestatus.yaml'),
   join(REPO_ROOT, 'test/fixtures/kubevirt/crds.yaml'),
+  join(REPO_ROOT, 'test/fixtures/cert-manager/crds.yaml'),
 ];
 
 const PUBLIC_PATHS = /^\/(healthz|livez|readyz|version)(\/.*)?$/;
@@ -138,6 +150,7 @@ class EmulatorImpl implements Emulator {
   readonly webhooks: MutatingWebhooks;
   private readonly auth = new Authenticator();
   private readonly rbac: RbacAuthorizer;
+  private readonly openapi: OpenApiDocuments;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   private readonly watches = new Set<WatchStream>();
@@ -162,12 +175,12 @@ class EmulatorImpl implements Emulator {
     });
     this.store = new ObjectStore(this.rest, this.storage, this.registry);
     this.rbac = new RbacAuthorizer(this.storage);
+    this.openapi = new OpenApiDocuments(this.registry);
     this.faults = new FaultInjector({
       dropAllWatches: () => this.dropAllWatches(),
       setOutage: (on) => this.setOutage(on),
     });
     for (const rt of builtinResources()) this.registry.register(rt);
-    this.registry.register(mutatingWebhookConfigurationType());
     this.webhooks = new MutatingWebhooks(this.storage);
     // CRD objects in the store define served resource types, however they were written.
     this.unsubscribe = this.storage.onEvent((e) => {
@@ -386,6 +399,7 @@ class EmulatorImpl implements Emulator {
       let id: Identity | undefined = this.auth.authenticate(req.headers.authorization);
       if (!id && !PUBLIC_PATHS.test(url.pathname)) throw errors.unauthorized();
       id ??= { user: 'system:anonymous', groups: ['system:unauthenticated'] };
+      if (id.user !== 'system:anonymous') id = impersonate(id, req.headers, this.rbac);
       user = id.user;
       const fault = this.faults.decide(info.verb, url.pathname, user);
       if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
@@ -396,9 +410,15 @@ class EmulatorImpl implements Emulator {
           ? await readBody(req)
           : '';
       if (!info.isResourceRequest) {
-        const [code, out, type] = this.nonResource(info, url);
+        const [code, out, type] = this.nonResource(info, url, req.headers.accept);
         status = code;
-        if (type === 'text') {
+        if (type === 'raw-json') {
+          res.writeHead(code, {
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(out as string),
+          });
+          res.end(out as string);
+        } else if (type === 'text') {
           res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8' });
           res.end(out as string);
         } else sendJson(res, code, out);
@@ -417,7 +437,7 @@ class EmulatorImpl implements Emulator {
         return;
       }
       status = result[0];
-      sendJson(res, result[0], result[1], admitted.headers);
+      sendJson(res, result[0], result[1], mergeWarningHeaders(admitted.headers, result[2]));
     } catch (e) {
       const err = e instanceof ApiError ? e : errors.internal(String((e as Error)?.message ?? e));
       status = err.code;
@@ -457,8 +477,27 @@ class EmulatorImpl implements Emulator {
     return { body: out.object === parsed ? body : JSON.stringify(out.object), headers };
   }
 
-  private nonResource(info: RequestInfo, url: URL): [number, unknown, 'json' | 'text'] {
+  private nonResource(
+    info: RequestInfo,
+    url: URL,
+    accept: string | undefined,
+  ): [number, unknown, 'json' | 'text' | 'raw-json'] {
     const p = url.pathname.replace(/\/+$/, '') || '/';
+    if (p === '/openapi/v3') return [200, this.openapi.index(), 'json'];
+    if (p.startsWith('/openapi/v3/')) {
+      const doc = this.openapi.groupVersion(p.slice('/openapi/v3/'.length));
+      if (doc) return [200, doc, 'raw-json'];
+    }
+    if (p === '/openapi/v2') {
+      // Served as JSON only: a client that accepts nothing but protobuf (kubectl's v2 fallback) gets 406.
+      if (accept && !/application\/json|\*\/\*/.test(accept))
+        throw new ApiError(
+          406,
+          'NotAcceptable',
+          'only the following media types are accepted: application/json',
+        );
+      return [200, this.openapi.swagger(), 'raw-json'];
+    }
     if (/^\/(healthz|livez|readyz)(\/.*)?$/.test(p)) return [200, 'ok', 'text'];
     if (p === '/version') return [200, VERSION_INFO, 'json'];
     if (info.discovery === 'root' && info.apiPrefix === 'api')
@@ -476,7 +515,19 @@ class EmulatorImpl implements Emulator {
     if (p === '/') {
       return [
         200,
-        { paths: ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/readyz', '/version'] },
+        {
+          paths: [
+            '/api',
+            '/api/v1',
+            '/apis',
+            '/healthz',
+            '/livez',
+            '/openapi/v2',
+            '/openapi/v3',
+            '/readyz',
+            '/version',
+          ],
+        },
         'json',
       ];
     }
@@ -489,12 +540,36 @@ class EmulatorImpl implements Emulator {
     url: URL,
     body: string,
     contentType: string | undefined,
-    _req: IncomingMessage,
+    req: IncomingMessage,
     res: ServerResponse,
-  ): [number, unknown] | 'watch' {
+  ): [number, unknown, Record<string, string>?] | 'watch' {
     const q = url.searchParams;
     const rt = this.registry.lookup(info.group, info.version, info.resource as string);
     if (!rt) throw errors.notFoundPath();
+    const gr = groupResource(rt.group, rt.plural);
+    if (Object.values(SELF_REVIEWS).includes(gr as never) && info.verb === 'create' && !info.name) {
+      const apiVersion = `${rt.group}/${info.version}`;
+      let review: unknown;
+      try {
+        review = body.trim() === '' ? undefined : JSON.parse(body);
+      } catch (e) {
+        throw errors.badRequest(`the body of the request was in an unknown format: ${(e as Error).message}`);
+      }
+      return [
+        201,
+        gr === SELF_REVIEWS.ssar
+          ? selfSubjectAccessReview(review, id, this.rbac, apiVersion)
+          : gr === SELF_REVIEWS.ssrr
+            ? selfSubjectRulesReview(review, id, this.rbac, apiVersion)
+            : selfSubjectReview(id, apiVersion),
+      ];
+    }
+    const rendering = negotiate(req.headers.accept, info.verb);
+    const fieldValidation = parseFieldValidation(q.get('fieldValidation'));
+    const warnings = (b: unknown): Record<string, string> => {
+      const w = checkFields(rt, info.version, b, fieldValidation);
+      return w.length ? { Warning: w.join(', ') } : {};
+    };
     if (info.subresource !== undefined && !(info.subresource === 'status' && rt.statusSubresource))
       throw errors.notFoundPath();
     if (info.verb !== 'watch' && !rt.verbs.includes(info.verb)) throw errors.methodNotAllowed(info.verb);
@@ -503,8 +578,10 @@ class EmulatorImpl implements Emulator {
     const ns = rt.namespaced ? info.namespace : undefined;
     if (!rt.namespaced && info.namespace) throw errors.notFoundPath();
     if (rt.namespaced && info.name !== undefined && !ns) throw errors.notFoundPath();
-    if (q.get('dryRun')) throw errors.badRequest('dryRun is not supported by the API emulator');
-    const ctx: OpContext = { identity: id, admission: true };
+    const dryRun = q.getAll('dryRun');
+    for (const d of dryRun)
+      if (d !== 'All') throw errors.badRequest(`Invalid dryRun value: "${d}": supported values: "All"`);
+    const ctx: OpContext = { identity: id, admission: true, ...(dryRun.length > 0 ? { dryRun: true } : {}) };
     const parsed = (): unknown => {
       if (body.trim() === '') return undefined;
       try {
@@ -515,18 +592,35 @@ class EmulatorImpl implements Emulator {
     };
     switch (info.verb) {
       case 'get':
-        return [200, this.rest.get(rt, ns, info.name as string, info.version)];
+        return [
+          200,
+          render(
+            rendering,
+            rt,
+            info.version,
+            this.rest.get(rt, ns, info.name as string, info.version),
+            q.get('includeObject'),
+            Date.now(),
+          ),
+        ];
       case 'list':
         return [
           200,
-          this.rest.list(rt, ns, info.version, {
-            labelSelector: q.get('labelSelector') ?? undefined,
-            fieldSelector: q.get('fieldSelector') ?? undefined,
-            limit: intParam(q, 'limit'),
-            continue: q.get('continue') ?? undefined,
-            resourceVersion: q.get('resourceVersion') ?? undefined,
-            resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
-          }),
+          render(
+            rendering,
+            rt,
+            info.version,
+            this.rest.list(rt, ns, info.version, {
+              labelSelector: q.get('labelSelector') ?? undefined,
+              fieldSelector: q.get('fieldSelector') ?? undefined,
+              limit: intParam(q, 'limit'),
+              continue: q.get('continue') ?? undefined,
+              resourceVersion: q.get('resourceVersion') ?? undefined,
+              resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
+            }),
+            q.get('includeObject'),
+            Date.now(),
+          ),
         ];
       case 'watch': {
         let fieldSelector = q.get('fieldSelector') ?? undefined;
@@ -548,6 +642,7 @@ class EmulatorImpl implements Emulator {
               allowWatchBookmarks: q.get('allowWatchBookmarks') === 'true',
               sendInitialEvents: q.get('sendInitialEvents') === 'true',
               timeoutSeconds: intParam(q, 'timeoutSeconds'),
+              render: tableWatchRenderer(rendering, rt, info.version, q.get('includeObject')),
             },
             this.faults.takeForcedGone(),
             this.bookmarkIntervalMs,
@@ -564,14 +659,22 @@ class EmulatorImpl implements Emulator {
           throw errors.unsupportedMediaType(
             `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`,
           );
-        return [201, this.rest.create(ctx, rt, ns, info.version, parsed())];
+        const created = parsed();
+        const headers = warnings(created);
+        return [201, this.rest.create(ctx, rt, ns, info.version, created), headers];
       }
-      case 'update':
+      case 'update': {
+        const updated = parsed();
+        const headers = warnings(updated);
         return [
           200,
-          this.rest.update(ctx, rt, ns, info.name as string, info.version, parsed(), info.subresource),
+          this.rest.update(ctx, rt, ns, info.name as string, info.version, updated, info.subresource),
+          headers,
         ];
-      case 'patch':
+      }
+      case 'patch': {
+        const patchBody = parsed();
+        const headers = Array.isArray(patchBody) ? {} : warnings(patchBody);
         return [
           200,
           this.rest.patch(
@@ -581,10 +684,12 @@ class EmulatorImpl implements Emulator {
             info.name as string,
             info.version,
             contentType ?? '',
-            parsed(),
+            patchBody,
             info.subresource,
           ),
+          headers,
         ];
+      }
       case 'delete':
       case 'deletecollection': {
         const b = (parsed() ?? {}) as KubeObject;
@@ -645,4 +750,16 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     throw e;
   }
   return emu;
+}
+
+/** Response headers of two sources; Warning values are joined (RFC 7234 allows a list). */
+function mergeWarningHeaders(
+  a: Record<string, string> | undefined,
+  b: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  if (!a || Object.keys(a).length === 0) return b;
+  if (!b || Object.keys(b).length === 0) return a;
+  const out = { ...a, ...b };
+  if (a.Warning && b.Warning) out.Warning = `${a.Warning}, ${b.Warning}`;
+  return out;
 }

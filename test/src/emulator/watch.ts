@@ -20,6 +20,8 @@ export interface WatchParams {
   allowWatchBookmarks?: boolean;
   timeoutSeconds?: number;
   sendInitialEvents?: boolean;
+  /** Renders each event's object for the client (a one-row Table for `as=Table` watches); no line cache then. */
+  render?: (obj: KubeObject) => unknown;
 }
 
 const lineCache = new WeakMap<object, Map<string, string>>();
@@ -90,14 +92,19 @@ export class WatchStream {
     }
 
     const ns = rt.namespaced ? namespace : undefined;
+    const render = p.render;
+    const line = render
+      ? (type: string, obj: KubeObject) =>
+          `${JSON.stringify({ type, object: render(obj.apiVersion === apiVersion ? obj : { ...obj, apiVersion }) })}\n`
+      : (type: string, obj: KubeObject) => eventLine(type, obj, apiVersion);
     const watcher = {
       gr,
       namespace: ns,
       matches: match,
-      deliver: (type: EventType, obj: KubeObject) => this.write(eventLine(type, obj, apiVersion)),
+      deliver: (type: EventType, obj: KubeObject) => this.write(line(type, obj)),
     };
     if (fromRv === undefined) {
-      for (const obj of storage.list(gr, ns)) if (match(obj)) this.write(eventLine('ADDED', obj, apiVersion));
+      for (const obj of storage.list(gr, ns)) if (match(obj)) this.write(line('ADDED', obj));
       if (p.sendInitialEvents && p.allowWatchBookmarks) {
         this.write(
           `${JSON.stringify({ type: 'BOOKMARK', object: { kind: rt.kind, apiVersion, metadata: { resourceVersion: String(storage.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } } } })}\n`,

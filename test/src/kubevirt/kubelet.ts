@@ -11,6 +11,7 @@ import type { V1ContainerStatus, V1Pod, V1PodStatus } from '@kubernetes/client-n
 import type { VmSimulator } from '../vmsim/index.js';
 import type { KubeApi } from './api.js';
 import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
+import { EventRecorder } from './events.js';
 import type { ResilientInformer } from './informer.js';
 import { COMPUTE_CONTAINER, LABEL_APP, LABEL_CREATED_BY, LAUNCHER_APP, LAUNCHER_IMAGE } from './names.js';
 import { type Condition, findCondition, setCondition } from './types.js';
@@ -34,8 +35,11 @@ export class Kubelet extends QueueController {
   /** pod uid → when this kubelet first saw its deletionTimestamp. */
   private readonly terminating = new Map<string, number>();
 
+  private readonly events: EventRecorder;
+
   constructor(private readonly opts: KubeletOptions) {
     super({ name: 'kubelet', concurrency: 4, onError: opts.onError });
+    this.events = new EventRecorder(opts.api, { component: 'kubelet' });
     this.nodes = new Set(opts.nodes);
   }
 
@@ -51,8 +55,26 @@ export class Kubelet extends QueueController {
   };
 
   private readonly onPodDeleted = (pod: V1Pod): void => {
-    if (pod.metadata?.uid) this.terminating.delete(pod.metadata.uid);
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    const killed = this.terminating.has(uid);
+    this.terminating.delete(uid);
+    // Removed without a graceful termination this kubelet carried out (grace 0): it kills the
+    // still-running containers all the same.
+    if (!killed && this.manages(pod) && pod.status?.phase === 'Running') void this.recordKilling(pod);
   };
+
+  private recordKilling(pod: V1Pod): Promise<void> {
+    return this.events
+      .onHost(pod.spec?.nodeName ?? '')
+      .record(
+        { ...pod, apiVersion: 'v1', kind: 'Pod' },
+        'Normal',
+        'Killing',
+        `Stopping container ${COMPUTE_CONTAINER}`,
+        `spec.containers{${COMPUTE_CONTAINER}}`,
+      );
+  }
 
   private manages(pod: V1Pod): boolean {
     return (
@@ -96,6 +118,7 @@ export class Kubelet extends QueueController {
       if (!status.startTime) set('startTime', new Date(now));
       const containers = status.containerStatuses ?? [];
       const compute = containers.find((c) => c.name === COMPUTE_CONTAINER);
+      const starting = compute === undefined;
       if (compute?.ready !== true || !compute.state?.running) {
         set('containerStatuses', [runningContainer(now)]);
       }
@@ -104,8 +127,26 @@ export class Kubelet extends QueueController {
       status.conditions = conditions as V1PodStatus['conditions'];
       if (!changed) return;
       pod.status = status;
-      await this.opts.api.core.replaceNamespacedPodStatus({ name, namespace, body: pod });
+      const written = await this.opts.api.core.replaceNamespacedPodStatus({ name, namespace, body: pod });
+      if (starting) await this.recordStart(written);
     });
+  }
+
+  /** The kubelet's events for a container it started (image present, created, started). */
+  private async recordStart(pod: V1Pod): Promise<void> {
+    const events = this.events.onHost(pod.spec?.nodeName ?? '');
+    const obj = { ...pod, apiVersion: 'v1', kind: 'Pod' };
+    const field = `spec.containers{${COMPUTE_CONTAINER}}`;
+    const image = pod.spec?.containers?.find((c) => c.name === COMPUTE_CONTAINER)?.image ?? LAUNCHER_IMAGE;
+    await events.record(
+      obj,
+      'Normal',
+      'Pulled',
+      `Container image "${image}" already present on machine`,
+      field,
+    );
+    await events.record(obj, 'Normal', 'Created', `Created container ${COMPUTE_CONTAINER}`, field);
+    await events.record(obj, 'Normal', 'Started', `Started container ${COMPUTE_CONTAINER}`, field);
   }
 
   /** Graceful deletion: containers stop after terminateMs (≤ grace), then the pod object goes. */
@@ -114,6 +155,7 @@ export class Kubelet extends QueueController {
     const name = pod.metadata?.name ?? '';
     const namespace = pod.metadata?.namespace ?? '';
     const seen = this.terminating.get(uid) ?? Date.now();
+    if (!this.terminating.has(uid)) await this.recordKilling(pod);
     this.terminating.set(uid, seen);
     const graceMs = (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000;
     const remaining = seen + Math.min(graceMs, this.opts.terminateMs) - Date.now();

@@ -89,11 +89,36 @@ export function launcherPodFor(vmi: Vmi, node: string, opts: LauncherPodOptions)
           name: COMPUTE_CONTAINER,
           image: LAUNCHER_IMAGE,
           command: ['/usr/bin/virt-launcher-monitor', '--name', name, '--uid', uid],
-          resources: { requests: { memory: '1024M', cpu: '100m' } },
+          resources: launcherResources(vmi),
         },
       ],
     },
   };
+}
+
+/**
+ * The compute container's resources, from the VMI's `spec.domain.resources` as virt-controller
+ * renders them: the VMI's requests and limits (so the pod's QoS class — computed by the API server —
+ * is the VMI's), a cpu request of 100m when the VMI asks for none and sets no cpu limit (KubeVirt's
+ * default with cpuAllocationRatio 10), and a memory request of 1024M when it asks for none. The
+ * virt-launcher memory overhead KubeVirt adds to both is left out.
+ */
+export function launcherResources(vmi: Vmi): {
+  requests: Record<string, string>;
+  limits?: Record<string, string>;
+} {
+  const res = (
+    vmi.spec?.domain as
+      | { resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> } }
+      | undefined
+  )?.resources;
+  const str = (m: Record<string, unknown> | undefined) =>
+    Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, String(v)]));
+  const limits = str(res?.limits);
+  const requests = str(res?.requests);
+  if (requests.cpu === undefined && limits.cpu === undefined) requests.cpu = '100m';
+  if (requests.memory === undefined && limits.memory === undefined) requests.memory = '1024M';
+  return Object.keys(limits).length > 0 ? { requests, limits } : { requests };
 }
 
 /** `virt-launcher-<vmi>-<5 random>`; the VMI part shortened so the name stays a DNS subdomain. */

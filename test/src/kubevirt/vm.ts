@@ -7,6 +7,7 @@
 import type { V1OwnerReference } from '@kubernetes/client-node';
 import type { KubeApi, KubevirtResource } from './api.js';
 import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
+import { EventRecorder } from './events.js';
 import type { ResilientInformer } from './informer.js';
 import { KUBEVIRT_API_VERSION, VM_PLURAL, VMI_PLURAL } from './names.js';
 import {
@@ -42,6 +43,13 @@ export class VmController extends QueueController {
     super({ name: 'vm', concurrency: 2, onError: opts.onError });
     this.vmApi = opts.api.kubevirt<VirtualMachine>(VM_PLURAL);
     this.vmiApi = opts.api.kubevirt<Vmi>(VMI_PLURAL);
+    this.events = new EventRecorder(opts.api, { component: 'virtualmachine-controller' });
+  }
+
+  private readonly events: EventRecorder;
+
+  private vmObject(vm: VirtualMachine): VirtualMachine {
+    return { ...vm, apiVersion: vm.apiVersion ?? KUBEVIRT_API_VERSION, kind: 'VirtualMachine' };
   }
 
   protected subscriptions(): Subscription[] {
@@ -69,6 +77,12 @@ export class VmController extends QueueController {
         (strategy === 'Always' && isFinished(current)) || (strategy === 'RerunOnFailure' && failed);
       if (replace || strategy === 'Halted') {
         await ignoreNotFound(this.vmiApi.delete(namespace, name, current.metadata?.uid));
+        await this.events.record(
+          this.vmObject(vm),
+          'Normal',
+          'SuccessfulDelete',
+          `Stopped the virtual machine by deleting the virtual machine instance ${current.metadata?.uid}`,
+        );
         current = undefined;
       }
     }
@@ -105,7 +119,14 @@ export class VmController extends QueueController {
       spec: template.spec ?? {},
     };
     try {
-      return await this.vmiApi.create(namespace, body);
+      const created = await this.vmiApi.create(namespace, body);
+      await this.events.record(
+        this.vmObject(vm),
+        'Normal',
+        'SuccessfulCreate',
+        `Started the virtual machine by creating the new virtual machine instance ${created.metadata?.name}`,
+      );
+      return created;
     } catch (err) {
       if (isAlreadyExists(err)) return undefined; // somebody else's, or not yet gone: re-queued by its events
       throw err;

@@ -8,11 +8,20 @@
 // the resourceVersion it read (a VMI has no status subresource), re-reading on 409.
 // Owns its work queue; stop() is idempotent and does not delete anything.
 import type { V1Pod } from '@kubernetes/client-node';
+import { podQosClass } from '../emulator/qos.js';
 import type { VmSimulator } from '../vmsim/index.js';
 import type { KubeApi, KubevirtResource } from './api.js';
 import { type ControllerErrorHandler, QueueController, type Subscription, subscribe } from './controller.js';
+import { EventRecorder } from './events.js';
 import type { ResilientInformer } from './informer.js';
-import { initialBehaviourFor, launcherPodFor, macFor, requestedNode, vmPortsFor } from './launcher-pod.js';
+import {
+  initialBehaviourFor,
+  launcherPodFor,
+  launcherResources,
+  macFor,
+  requestedNode,
+  vmPortsFor,
+} from './launcher-pod.js';
 import { GATE_UNPAUSED, LABEL_NODE_NAME, LABEL_VM_NAME, LAUNCHER_IMAGE, VMI_PLURAL } from './names.js';
 import { activePod, apiPodsOf, cachedPodsOf, isLive, setPodCondition } from './pods.js';
 import {
@@ -49,6 +58,9 @@ export class VmiLifecycleController extends QueueController {
   constructor(private readonly opts: VmiLifecycleOptions) {
     super({ name: 'vmi-lifecycle', concurrency: 4, onError: opts.onError });
     this.vmis = opts.api.kubevirt<Vmi>(VMI_PLURAL);
+    this.controllerEvents = new EventRecorder(opts.api, { component: 'virtualmachine-controller' });
+    this.handlerEvents = new EventRecorder(opts.api, { component: 'virt-handler' });
+    this.schedulerEvents = new EventRecorder(opts.api, { component: 'default-scheduler' });
   }
 
   protected subscriptions(): Subscription[] {
@@ -119,6 +131,10 @@ export class VmiLifecycleController extends QueueController {
     return e && e.phase === vmi.status?.phase ? Date.now() - e.at : Number.POSITIVE_INFINITY;
   }
 
+  private readonly controllerEvents: EventRecorder;
+  private readonly handlerEvents: EventRecorder;
+  private readonly schedulerEvents: EventRecorder;
+
   private async write(vmi: Vmi): Promise<Vmi> {
     return this.vmis.replace(vmi);
   }
@@ -127,7 +143,9 @@ export class VmiLifecycleController extends QueueController {
     this.enterPhase(vmi, 'Pending');
     const status = vmi.status ?? {};
     status.guestOSInfo = {};
-    status.qosClass = 'Burstable';
+    // virt-controller copies the launcher pod's QoS class, which the API server computes from the
+    // compute container's resources (the VMI's own).
+    status.qosClass = podQosClass({ containers: [{ resources: launcherResources(vmi) }] });
     status.conditions = status.conditions ?? [];
     await this.write(vmi);
   }
@@ -176,10 +194,23 @@ export class VmiLifecycleController extends QueueController {
     }
     this.vmOwner.set(key, uid);
     if (pods.length === 0) {
-      await this.opts.api.core.createNamespacedPod({
+      const pod = await this.opts.api.core.createNamespacedPod({
         namespace: vmi.metadata?.namespace ?? '',
         body: launcherPodFor(vmi, node, { vmprobeReadinessGate: this.opts.vmprobeReadinessGate }),
       });
+      const podName = pod.metadata?.name ?? '';
+      await this.controllerEvents.record(
+        vmiObject(vmi),
+        'Normal',
+        'SuccessfulCreate',
+        `Created virtual machine pod ${podName}`,
+      );
+      await this.schedulerEvents.record(
+        { ...pod, apiVersion: 'v1', kind: 'Pod' },
+        'Normal',
+        'Scheduled',
+        `Successfully assigned ${pod.metadata?.namespace}/${podName} to ${node}`,
+      );
     }
     removeCondition(conditions, 'PodScheduled');
     (vmi.status ?? {}).conditions = conditions;
@@ -267,7 +298,10 @@ export class VmiLifecycleController extends QueueController {
     status.conditions = conditions;
     this.enterPhase(vmi, 'Running');
     this.copyReady(vmi, pod, now);
-    await this.write(vmi);
+    const written = await this.write(vmi);
+    const handler = this.handlerEvents.onHost(pod.spec?.nodeName ?? '');
+    await handler.record(vmiObject(written), 'Normal', 'Created', 'VirtualMachineInstance defined.');
+    await handler.record(vmiObject(written), 'Normal', 'Started', 'VirtualMachineInstance started.');
   }
 
   private async syncRunning(vmi: Vmi): Promise<void> {
@@ -347,7 +381,11 @@ export class VmiLifecycleController extends QueueController {
     status.conditions = conditions;
     status.reason = terminating ? 'PodTerminating' : 'PodNotExists';
     this.enterPhase(vmi, 'Failed');
-    await this.write(vmi);
+    const written = await this.write(vmi);
+    if (terminating)
+      await this.handlerEvents
+        .onHost(status.nodeName ?? '')
+        .record(vmiObject(written), 'Normal', 'Stopped', 'The VirtualMachineInstance was shut down.');
     await this.opts.vmsim.destroyVm(uid);
     this.vmOwner.delete(key);
   }
@@ -364,9 +402,26 @@ export class VmiLifecycleController extends QueueController {
     this.phaseEntered.delete(uid);
     const pods = cachedPodsOf(this.opts.pods, { metadata: { namespace, uid } }).filter(isLive);
     for (const pod of pods) {
-      await ignoreNotFound(
+      const gone = await ignoreNotFound(
         this.opts.api.core.deleteNamespacedPod({ name: pod.metadata?.name ?? '', namespace }),
       );
+      const owner = pod.metadata?.ownerReferences?.find((r) => r.uid === uid);
+      if (gone && owner)
+        await this.controllerEvents.record(
+          {
+            apiVersion: owner.apiVersion,
+            kind: owner.kind,
+            metadata: { name: owner.name, namespace, uid },
+          },
+          'Normal',
+          'SuccessfulDelete',
+          `Deleted virtual machine pod ${pod.metadata?.name}`,
+        );
     }
   }
+}
+
+/** The VMI with its type meta (objects from informers and PUT answers may lack it). */
+function vmiObject(vmi: Vmi): Vmi {
+  return { ...vmi, apiVersion: vmi.apiVersion ?? 'kubevirt.io/v1', kind: 'VirtualMachineInstance' };
 }
