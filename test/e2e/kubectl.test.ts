@@ -107,12 +107,14 @@ describe.skipIf(!hasKubectl)('kubectl against the emulated cluster', () => {
   it('diff shows a changed manifest from a server dry run, which stores nothing', async () => {
     const rendered = await ok('kustomize', 'manifests/');
     const file = join(dir, 'changed.yaml');
-    await writeFile(file, rendered.replace(/(ghcr\.io\/vmprobe\/vmprobe):[\w.-]+/, '$1:9.9.9'));
+    // Every image of the install (the agent's DaemonSet and the webhook's Deployment).
+    await writeFile(file, rendered.replace(/(ghcr\.io\/vmprobe\/vmprobe):[\w.-]+/g, '$1:9.9.9'));
     const diff = await kubectl('diff', '-f', file);
     expect(diff.code, diff.stderr).toBe(1); // 1: differences found
     expect(diff.stdout).toMatch(/^\+\s+image: ghcr\.io\/vmprobe\/vmprobe:9\.9\.9$/m);
     const dry = await ok('apply', '-f', file, '--dry-run=server');
     expect(dry).toMatch(/^daemonset\.apps\/vmprobe configured \(server dry run\)$/m);
+    expect(dry).toMatch(/^deployment\.apps\/vmprobe-webhook configured \(server dry run\)$/m);
     const image = await ok(
       'get',
       'ds',
@@ -150,7 +152,7 @@ describe.skipIf(!hasKubectl)('kubectl against the emulated cluster', () => {
     const row = rows.find((r) => r[0] === 'kt-web');
     expect(row?.slice(2, 4)).toEqual(['True', 'node-a']);
     const wide = table(await ok('get', 'vmiprobestatuses', 'kt-web', '-n', NS, '-o', 'wide'));
-    expect(wide[0]).toEqual(['NAME', 'READY', 'LIVE', 'NODE', 'AGE', 'TARGET']);
+    expect(wide[0]).toEqual(['NAME', 'READY', 'LIVE', 'NODE', 'AGE', 'TARGET', 'GATE']);
     expect(wide[1]?.[5]).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
 
     const described = await ok('describe', 'vmi', 'kt-web', '-n', NS);

@@ -194,6 +194,7 @@ describe('server-side printing', () => {
       'Node',
       'Age',
       'Target',
+      'Gate',
     ]);
     expect(body.rows[0].cells.slice(0, 4)).toEqual(['web', 'False', 'True', 'node-a']);
     expect(body.rows[0].cells[4]).toMatch(/^\d+(s|m|h|d)/);
