@@ -211,7 +211,7 @@ describe('ProbeManager', () => {
     });
   });
 
-  it('a result without a transition writes nothing', () => {
+  it('a result that is not a verdict (no transition, no first verdict) writes nothing', () => {
     upsert(vmi('vm1'));
     const n = reporter.reports.length;
     live('readiness')[0]?.emit('failure', false);

@@ -1,0 +1,249 @@
+// Verdicts through the real ProbeWorker + ProbeManager (issue 8 items 1-3): the probe outcomes are
+// scripted per target address (a Prober), everything after them — thresholds, first verdicts,
+// starting states, conditions, the liveness action's arming — is the shipped code.
+import { REASON } from '@vmprobe/shared';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { PodObject, VmiObject } from '../src/discovery/types.js';
+import { FakeClock } from '../src/fake-clock.js';
+import { silentLogger } from '../src/log.js';
+import { type LivenessFailure, ProbeManager, probeWorkerFactory } from '../src/manager/index.js';
+import { noopObserver } from '../src/observer.js';
+import type { ProbeOutcome, ProbeResult, ProbeTarget } from '../src/probers/types.js';
+import { newVmiState, queueTransitionEvents } from '../src/report/vmi-state.js';
+import type { LastReported, Reporter, VmiProbeReport } from '../src/report/types.js';
+import { CidrAllowList } from '../src/targets/index.js';
+
+const NODE = 'node-a';
+const UID = 'uid-vm1';
+
+class RecordingReporter implements Reporter {
+  reports: VmiProbeReport[] = [];
+  last = new Map<string, LastReported>();
+  async start() {}
+  lastReported(uid: string) {
+    return this.last.get(uid);
+  }
+  update(r: VmiProbeReport) {
+    this.reports.push(structuredClone(r));
+  }
+  forget() {}
+  async flush() {}
+  async stop() {}
+  condition(kind: string) {
+    return this.reports.at(-1)?.conditions.find((c) => c.kind === kind);
+  }
+}
+
+function vmi(status: object = {}, spec: object = {}): VmiObject {
+  return {
+    metadata: { name: 'vm1', namespace: 'ns', uid: UID, annotations: {} },
+    spec: {
+      readinessProbe: { tcpSocket: { port: 1500 }, periodSeconds: 1, failureThreshold: 3 },
+      livenessProbe: { tcpSocket: { port: 1600 }, periodSeconds: 1, failureThreshold: 2 },
+      ...spec,
+    },
+    status: {
+      nodeName: NODE,
+      phase: 'Running',
+      interfaces: [{ name: 'default', ipAddress: '10.1.0.1' }],
+      ...status,
+    },
+  };
+}
+
+function launcher(): PodObject {
+  return {
+    metadata: {
+      name: 'virt-launcher-vm1-x',
+      namespace: 'ns',
+      uid: 'pod-1',
+      labels: { 'kubevirt.io/created-by': UID },
+    },
+    spec: { nodeName: NODE },
+    status: { phase: 'Running', podIP: '10.1.0.1' },
+  };
+}
+
+describe('verdicts through the real ProbeWorker and manager', () => {
+  let clock: FakeClock;
+  let reporter: RecordingReporter;
+  let failures: LivenessFailure[];
+  let recoveries: string[];
+  /** What the "VM" answers, per port: 1500 readiness, 1600 liveness. */
+  let answer: Map<number, { result: ProbeResult; reason: string; message: string }>;
+  let attempts: number;
+  let mgr: ProbeManager;
+
+  const setAnswer = (port: number, result: ProbeResult, reason?: string, message?: string) =>
+    answer.set(port, {
+      result,
+      reason: reason ?? (result === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed),
+      message: message ?? (result === 'success' ? 'ok' : `dial tcp 10.1.0.1:${port}: connection refused`),
+    });
+
+  /** One probe period: fire the due attempts and let their outcomes through the worker. */
+  async function period(n = 1): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      clock.advance(1000);
+      for (let j = 0; j < 5; j++) await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  function build(): ProbeManager {
+    return new ProbeManager({
+      nodeName: NODE,
+      reporter,
+      observer: noopObserver,
+      logger: silentLogger,
+      clock,
+      allowedCidrs: new CidrAllowList([]),
+      liveness: {
+        onFailure: (f) => failures.push(f),
+        onRecovery: (uid) => recoveries.push(uid),
+      },
+      createWorker: probeWorkerFactory({
+        logger: silentLogger,
+        jitter: false,
+        prober: async (target: ProbeTarget): Promise<ProbeOutcome> => {
+          attempts++;
+          const port = target.type === 'icmp' ? 0 : target.port;
+          const a = answer.get(port) ?? { result: 'success', reason: REASON.ProbeSucceeded, message: '' };
+          return { ...a, timings: { startedAt: clock.now(), durationMs: 1 } };
+        },
+      }),
+    });
+  }
+
+  beforeEach(() => {
+    clock = new FakeClock(1_700_000_000_000);
+    reporter = new RecordingReporter();
+    failures = [];
+    recoveries = [];
+    answer = new Map();
+    attempts = 0;
+    mgr = build();
+  });
+
+  it('item 1: a readiness probe failing from its first attempt is reported ProbeFailed with the message and an Unhealthy Event', async () => {
+    setAnswer(1500, 'failure');
+    setAnswer(1600, 'success');
+    mgr.start();
+    mgr.upsertVmi(vmi());
+    mgr.upsertPod(launcher());
+    const first = structuredClone(reporter.reports.at(-1) as VmiProbeReport);
+    expect(reporter.condition('readiness')).toMatchObject({ status: 'False', reason: REASON.Initializing });
+    await period(2);
+    expect(reporter.condition('readiness')).toMatchObject({ reason: REASON.Initializing });
+    await period(1); // third failure: failureThreshold reached, the first verdict
+    expect(reporter.condition('readiness')).toEqual({
+      kind: 'readiness',
+      status: 'False',
+      reason: REASON.ProbeFailed,
+      message: 'dial tcp 10.1.0.1:1500: connection refused',
+    });
+    // The reporter's Event rule sees the verdict: an Unhealthy Warning is queued.
+    const st = newVmiState(first, undefined);
+    queueTransitionEvents(st);
+    st.desired = reporter.reports.at(-1) as VmiProbeReport;
+    queueTransitionEvents(st);
+    expect([...st.pendingEvents.keys()]).toEqual(['readiness/Unhealthy']);
+    expect(st.pendingEvents.get('readiness/Unhealthy')?.intent.message).toBe(
+      'Readiness probe failed: dial tcp 10.1.0.1:1500: connection refused',
+    );
+    // Later failures are not verdicts: nothing new is reported.
+    const n = reporter.reports.length;
+    await period(3);
+    expect(reporter.reports).toHaveLength(n);
+    mgr.stop();
+  });
+
+  it('item 2: a liveness probe resumed as failed after an agent restart is stopped when it fails for real', async () => {
+    reporter.last.set(UID, { conditions: { liveness: 'False' } });
+    setAnswer(1600, 'failure');
+    mgr.start();
+    mgr.upsertVmi(vmi());
+    mgr.upsertPod(launcher());
+    expect(reporter.condition('liveness')).toMatchObject({ status: 'False', reason: REASON.ProbeFailed });
+    await period(2);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      probe: 'liveness',
+      message: 'dial tcp 10.1.0.1:1600: connection refused',
+    });
+    expect(reporter.condition('liveness')?.message).toBe('dial tcp 10.1.0.1:1600: connection refused');
+    mgr.stop();
+  });
+
+  it('item 2: fails, is paused, unpaused and fails again -> the liveness action is armed again', async () => {
+    setAnswer(1600, 'failure');
+    mgr.start();
+    mgr.upsertVmi(vmi());
+    mgr.upsertPod(launcher());
+    await period(2);
+    expect(failures).toHaveLength(1);
+    mgr.upsertVmi(vmi({ conditions: [{ type: 'Paused', status: 'True' }] }));
+    expect(reporter.condition('liveness')).toMatchObject({ status: 'Unknown', reason: REASON.Suspended });
+    expect(recoveries).toEqual([UID]);
+    mgr.upsertVmi(vmi());
+    // Resumed provisionally as failed (its last verdict), no action before a verdict.
+    expect(reporter.condition('liveness')).toMatchObject({ status: 'False' });
+    expect(failures).toHaveLength(1);
+    await period(2);
+    expect(failures).toHaveLength(2);
+    expect(reporter.condition('liveness')).toMatchObject({
+      status: 'False',
+      reason: REASON.ProbeFailed,
+      message: 'dial tcp 10.1.0.1:1600: connection refused',
+    });
+    mgr.stop();
+  });
+
+  it('item 2: fails, recovers, is paused, and fails again after unpause -> armed each time', async () => {
+    setAnswer(1600, 'failure');
+    mgr.start();
+    mgr.upsertVmi(vmi());
+    mgr.upsertPod(launcher());
+    await period(2);
+    setAnswer(1600, 'success');
+    await period(1);
+    expect(recoveries).toEqual([UID]);
+    mgr.upsertVmi(vmi({ conditions: [{ type: 'Paused', status: 'True' }] }));
+    mgr.upsertVmi(vmi());
+    setAnswer(1600, 'failure');
+    await period(2);
+    expect(failures).toHaveLength(2);
+    mgr.stop();
+  });
+
+  it('item 3: an unknown outcome before any verdict shows its reason and message, status unchanged', async () => {
+    const why = 'ICMP needs CAP_NET_RAW: cannot open a raw ipv4 socket (Operation not permitted)';
+    setAnswer(1500, 'unknown', REASON.ProbeError, why);
+    setAnswer(1600, 'unknown', REASON.ProbeError, why);
+    mgr.start();
+    mgr.upsertVmi(vmi());
+    mgr.upsertPod(launcher());
+    await period(1);
+    expect(attempts).toBeGreaterThan(0);
+    expect(reporter.condition('readiness')).toEqual({
+      kind: 'readiness',
+      status: 'False',
+      reason: REASON.ProbeError,
+      message: why,
+    });
+    expect(reporter.condition('liveness')).toEqual({
+      kind: 'liveness',
+      status: 'Unknown',
+      reason: REASON.ProbeError,
+      message: why,
+    });
+    expect(failures).toHaveLength(0);
+    // Once a verdict exists, a later unknown does not hide it.
+    setAnswer(1500, 'success');
+    await period(1);
+    expect(reporter.condition('readiness')).toMatchObject({ status: 'True', reason: REASON.ProbeSucceeded });
+    setAnswer(1500, 'unknown', REASON.ProbeError, why);
+    await period(2);
+    expect(reporter.condition('readiness')).toMatchObject({ status: 'True', reason: REASON.ProbeSucceeded });
+    mgr.stop();
+  });
+});
