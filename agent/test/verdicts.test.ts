@@ -9,8 +9,8 @@ import { silentLogger } from '../src/log.js';
 import { type LivenessFailure, ProbeManager, probeWorkerFactory } from '../src/manager/index.js';
 import { noopObserver } from '../src/observer.js';
 import type { ProbeOutcome, ProbeResult, ProbeTarget } from '../src/probers/types.js';
-import { newVmiState, queueTransitionEvents } from '../src/report/vmi-state.js';
 import type { LastReported, Reporter, VmiProbeReport } from '../src/report/types.js';
+import { newVmiState, queueTransitionEvents } from '../src/report/vmi-state.js';
 import { CidrAllowList } from '../src/targets/index.js';
 
 const NODE = 'node-a';
