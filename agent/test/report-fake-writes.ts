@@ -2,6 +2,7 @@
 // conditions and Events like the API would, records every call, and injects failures per method
 // (a queue of ApiWriteErrors), a "drop" mode (200 with the old object: a webhook revert), and a
 // gate that holds calls in flight until the test releases them.
+import type { PodObject, VmiObject } from '../src/discovery/types.js';
 import {
   ApiWriteError,
   type ApiWriteErrorCode,
@@ -22,7 +23,9 @@ export function apiError(code: ApiWriteErrorCode, status: number, retryAfterSeco
 export class FakeWrites implements KubeWrites {
   readonly calls: { method: Method; args: unknown[] }[] = [];
   readonly statuses = new Map<string, ProbeStatusObject>();
-  readonly pods = new Map<string, { uid: string; conditions: PodConditionRead[] }>();
+  readonly pods = new Map<string, { uid: string; conditions: PodConditionRead[]; nodeName?: string }>();
+  /** VMIs as a fresh GET returns them (the liveness action's pre-delete check). */
+  readonly vmis = new Map<string, VmiObject>();
   readonly events = new Map<string, EventObject>();
   readonly deleted: { kind: 'pod' | 'vmi'; namespace: string; name: string; uid: string; grace?: number }[] =
     [];
@@ -31,6 +34,8 @@ export class FakeWrites implements KubeWrites {
   readonly drop = new Set<Method>();
   /** When set, every call waits for it before acting. */
   gate: Promise<void> | undefined;
+  /** Runs inside a call of that method, before it acts (e.g. a recovery during the Killing Event). */
+  readonly during = new Map<Method, () => void | Promise<void>>();
   inFlight = 0;
   maxInFlight = 0;
   private seq = 0;
@@ -44,11 +49,41 @@ export class FakeWrites implements KubeWrites {
   }
 
   writeCount(): number {
-    return this.calls.filter((c) => c.method !== 'listProbeStatuses' && c.method !== 'getProbeStatus').length;
+    return this.calls.filter(
+      (c) => !['listProbeStatuses', 'getProbeStatus', 'getVmi', 'getPod'].includes(c.method),
+    ).length;
   }
 
-  addPod(namespace: string, name: string, uid: string, conditions: PodConditionRead[] = []): void {
-    this.pods.set(`${namespace}/${name}`, { uid, conditions });
+  addPod(
+    namespace: string,
+    name: string,
+    uid: string,
+    conditions: PodConditionRead[] = [],
+    nodeName = 'node-a',
+  ): void {
+    this.pods.set(`${namespace}/${name}`, { uid, conditions, nodeName });
+  }
+
+  /** A VMI the API holds (Running on `nodeName`; `status` merged over that). */
+  addVmi(namespace: string, name: string, uid: string, nodeName = 'node-a', status: object = {}): void {
+    this.vmis.set(`${namespace}/${name}`, {
+      metadata: { namespace, name, uid },
+      status: { nodeName, phase: 'Running', ...status },
+    });
+  }
+
+  async getVmi(namespace: string, name: string): Promise<VmiObject> {
+    await this.enter('getVmi', [namespace, name]);
+    const v = this.vmis.get(`${namespace}/${name}`);
+    if (!v) throw apiError('NotFound', 404);
+    return structuredClone(v);
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodObject> {
+    await this.enter('getPod', [namespace, name]);
+    const p = this.pods.get(`${namespace}/${name}`);
+    if (!p) throw apiError('NotFound', 404);
+    return { metadata: { namespace, name, uid: p.uid }, spec: { nodeName: p.nodeName ?? 'node-a' } };
   }
 
   private async enter(method: Method, args: unknown[]): Promise<void> {
@@ -57,6 +92,7 @@ export class FakeWrites implements KubeWrites {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       if (this.gate) await this.gate;
+      await this.during.get(method)?.();
     } finally {
       this.inFlight--;
     }
@@ -189,6 +225,9 @@ export class FakeWrites implements KubeWrites {
 
   async deleteVmi(namespace: string, name: string, uid: string): Promise<DeleteResult> {
     await this.enter('deleteVmi', [namespace, name, uid]);
+    const v = this.vmis.get(`${namespace}/${name}`);
+    if (v && v.metadata?.uid !== uid) throw apiError('Conflict', 409);
+    this.vmis.delete(`${namespace}/${name}`);
     this.deleted.push({ kind: 'vmi', namespace, name, uid });
     return { uid };
   }

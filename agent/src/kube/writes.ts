@@ -26,6 +26,7 @@ import {
   VMPROBE_GROUP,
   VMPROBE_VERSION,
 } from '@vmprobe/shared';
+import type { PodObject, VmiObject } from '../discovery/types.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import type { ConditionStatus } from '../report/types.js';
 
@@ -155,6 +156,10 @@ export interface KubeWrites {
   deletePod(namespace: string, name: string, uid: string, gracePeriodSeconds: number): Promise<DeleteResult>;
   /** Delete with a uid precondition. Needs the delete-vmi overlay's RBAC rule. */
   deleteVmi(namespace: string, name: string, uid: string): Promise<DeleteResult>;
+  /** GET of the VMI from the API (never a cache): the liveness action's fresh check before a delete. */
+  getVmi(namespace: string, name: string): Promise<VmiObject>;
+  /** GET of a pod from the API (never a cache): the liveness action's fresh check before a delete. */
+  getPod(namespace: string, name: string): Promise<PodObject>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,6 +338,27 @@ function eventOf(raw: unknown): EventObject {
   return out;
 }
 
+/** The fields of a pod the liveness action checks (client-node's V1Pod carries Dates). */
+function podObjectOf(raw: unknown): PodObject {
+  const o = (raw ?? {}) as {
+    metadata?: unknown;
+    spec?: { nodeName?: unknown };
+    status?: { phase?: unknown };
+  };
+  const meta = metaOf(o.metadata);
+  return {
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
+      ...(meta.labels ? { labels: meta.labels } : {}),
+      ...(meta.deletionTimestamp ? { deletionTimestamp: meta.deletionTimestamp } : {}),
+    },
+    spec: typeof o.spec?.nodeName === 'string' ? { nodeName: o.spec.nodeName } : {},
+    status: typeof o.status?.phase === 'string' ? { phase: o.status.phase } : {},
+  };
+}
+
 function deleteResultOf(raw: unknown): DeleteResult {
   const o = (raw ?? {}) as { metadata?: Record<string, unknown> };
   const out: DeleteResult = {};
@@ -509,6 +535,24 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
           }),
         deleteResultOf,
       );
+    },
+    getVmi(namespace, name) {
+      return call(
+        'get',
+        VMI_PLURAL,
+        () =>
+          custom.getNamespacedCustomObject({
+            group: KUBEVIRT_GROUP,
+            version: KUBEVIRT_VERSION,
+            plural: VMI_PLURAL,
+            namespace,
+            name,
+          }),
+        (r) => r as VmiObject,
+      );
+    },
+    getPod(namespace, name) {
+      return call('get', 'pods', () => core.readNamespacedPod({ namespace, name }), podObjectOf);
     },
     deleteVmi(namespace, name, uid) {
       return call(
