@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AgentOptions } from '../src/agent.js';
 import { livenessFactory, parseMaxKillsPerMinute } from '../src/cli/agent-command.js';
 import { FakeClock } from '../src/fake-clock.js';
+import { checkFreshPod, checkFreshVmi } from '../src/liveness/fresh-check.js';
 import {
   createLivenessHandler,
   type LivenessAction,
@@ -12,7 +13,6 @@ import type { LivenessHandler as ManagerLivenessHandler } from '../src/manager/t
 import { noopObserver } from '../src/observer.js';
 import { EventRecorder } from '../src/report/events.js';
 import { TokenBucket } from '../src/report/rate-limit.js';
-import { checkFreshPod, checkFreshVmi } from '../src/liveness/fresh-check.js';
 import { apiError, FakeWrites, settle } from './report-fake-writes.js';
 
 function setup(action: LivenessAction = 'stop-launcher', probed = 10, maxPerMinute = 3) {
