@@ -8,6 +8,7 @@
 // over net/tls (http-exchange.ts, http-response.ts), not node:http: see ARCHITECTURE.md.
 import { isIP } from 'node:net';
 import { REASON } from '@vmprobe/shared';
+import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { VERSION } from '../version.js';
 import { Cancel, type ExchangeError, type ExchangeRequest, exchange } from './http-exchange.js';
 import { AttemptTimer, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
@@ -111,7 +112,7 @@ export async function probeHttp(
   // One Cancel and one timer per attempt; the caller's signal (if any) cancels through it too.
   const cancel = new Cancel();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = setLongTimeout(() => {
     timedOut = true;
     cancel.cancel();
   }, options.timeoutMs);
@@ -214,7 +215,7 @@ export async function probeHttp(
         : e.message;
     return attempt.finish('failure', REASON.ProbeFailed, `Get "${at.href}": ${text}`);
   } finally {
-    clearTimeout(timer);
+    clearLongTimeout(timer);
     signal?.removeEventListener('abort', onCallerAbort);
   }
 }

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
+import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { AttemptTimer } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
@@ -115,7 +116,7 @@ export function probeIcmp(
     const finish = (outcome: ProbeOutcome): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       // Drop our request from the session if it is still pending (timeout or abort).
       if (id !== undefined && session.reqs[id]?.callback === onReply) session.reqRemove(id);
@@ -135,7 +136,7 @@ export function probeIcmp(
       }
     };
     const onAbort = (): void => finish(attempt.aborted());
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       finish(
         attempt.finish(
           'failure',

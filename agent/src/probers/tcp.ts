@@ -3,6 +3,7 @@
 // and exhaust ephemeral ports (kubernetes#89898). Resolves with an outcome, never throws.
 import { connect } from 'node:net';
 import { REASON } from '@vmprobe/shared';
+import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { AttemptTimer, dialErrorText, hostPort } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
@@ -25,7 +26,7 @@ export function probeTcp(
     const finish = (outcome: ProbeOutcome): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.removeListener('connect', onConnect);
       resolve(outcome);
@@ -45,7 +46,7 @@ export function probeTcp(
       socket.destroy();
       finish(attempt.aborted());
     };
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       socket.destroy();
       finish(
         attempt.finish(
