@@ -72,6 +72,7 @@ describe('verdicts through the real ProbeWorker and manager', () => {
   /** What the "VM" answers, per port: 1500 readiness, 1600 liveness. */
   let answer: Map<number, { result: ProbeResult; reason: string; message: string }>;
   let attempts: number;
+  let stalled: boolean;
   let mgr: ProbeManager;
 
   const setAnswer = (port: number, result: ProbeResult, reason?: string, message?: string) =>
@@ -108,7 +109,9 @@ describe('verdicts through the real ProbeWorker and manager', () => {
           attempts++;
           const port = target.type === 'icmp' ? 0 : target.port;
           const a = answer.get(port) ?? { result: 'success', reason: REASON.ProbeSucceeded, message: '' };
-          return { ...a, timings: { startedAt: clock.now(), durationMs: 1 } };
+          // A stalled agent: the 1 s timeout timer fired 5 s late.
+          const durationMs = a.reason === REASON.ProbeTimeout && stalled ? 6000 : 1;
+          return { ...a, timings: { startedAt: clock.now(), durationMs } };
         },
       }),
     });
@@ -121,6 +124,7 @@ describe('verdicts through the real ProbeWorker and manager', () => {
     recoveries = [];
     answer = new Map();
     attempts = 0;
+    stalled = false;
     mgr = build();
   });
 
@@ -244,6 +248,25 @@ describe('verdicts through the real ProbeWorker and manager', () => {
     setAnswer(1500, 'unknown', REASON.ProbeError, why);
     await period(2);
     expect(reporter.condition('readiness')).toMatchObject({ status: 'True', reason: REASON.ProbeSucceeded });
+    mgr.stop();
+  });
+
+  it('item 5: a stalled agent (timeouts firing far past their deadline) stops no VMI and fails no probe', async () => {
+    stalled = true;
+    setAnswer(1500, 'failure', REASON.ProbeTimeout, 'dial tcp 10.1.0.1:1500: i/o timeout');
+    setAnswer(1600, 'failure', REASON.ProbeTimeout, 'dial tcp 10.1.0.1:1600: i/o timeout');
+    mgr.start();
+    mgr.upsertVmi(vmi());
+    mgr.upsertPod(launcher());
+    await period(10);
+    expect(attempts).toBeGreaterThanOrEqual(10);
+    expect(failures).toHaveLength(0);
+    expect(reporter.condition('liveness')).toMatchObject({ status: 'Unknown', reason: REASON.ProbeError });
+    expect(reporter.condition('liveness')?.message).toMatch(/event loop was blocked/);
+    // The same timeouts on time are the VM's failure.
+    stalled = false;
+    await period(2);
+    expect(failures).toHaveLength(1);
     mgr.stop();
   });
 });

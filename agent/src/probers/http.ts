@@ -11,7 +11,7 @@ import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { VERSION } from '../version.js';
 import { Cancel, type ExchangeError, type ExchangeRequest, exchange } from './http-exchange.js';
-import { AttemptTimer, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
+import { agentFaultText, AttemptTimer, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export type HttpTarget = Extract<ProbeTarget, { type: 'http' }>;
@@ -208,6 +208,8 @@ export async function probeHttp(
       );
     }
     if (signal?.aborted) return attempt.aborted();
+    const fault = agentFaultText(e, `Get "${at.href}"`);
+    if (fault) return attempt.finish('unknown', REASON.ProbeError, fault);
     const port = Number(at.port || (at.protocol === 'https:' ? 443 : 80));
     const text =
       e.phase === 'dial' && isDialErrorCode(e.code)

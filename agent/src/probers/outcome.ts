@@ -54,3 +54,22 @@ export function dialErrorText(err: unknown, host: string, port: number): string 
   const known = code ? DIAL_ERRORS[code] : undefined;
   return `dial tcp ${hostPort(host, port)}: ${known ?? (err instanceof Error ? err.message : String(err))}`;
 }
+
+/** Socket errors that are the agent's own resource problem, not the target's (errno → what). */
+const AGENT_FAULTS: Record<string, string> = {
+  EMFILE: 'the agent is out of file descriptors (EMFILE)',
+  ENFILE: 'the node is out of file descriptors (ENFILE)',
+  ENOBUFS: 'the node is out of socket buffer space (ENOBUFS)',
+  ENOMEM: 'the node is out of kernel memory (ENOMEM)',
+};
+
+/**
+ * When `err` is the agent's own fault (out of descriptors or buffers), the text of an `unknown`
+ * outcome (reason ProbeError) naming it; undefined when the error says something about the target.
+ * Such an attempt never counts as the VM's failure (design §7 "Verdicts").
+ */
+export function agentFaultText(err: unknown, what: string): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const fault = code ? AGENT_FAULTS[code] : undefined;
+  return fault ? `not counted: ${what} could not run: ${fault}` : undefined;
+}

@@ -4,7 +4,7 @@
 import { connect } from 'node:net';
 import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
-import { AttemptTimer, dialErrorText, hostPort } from './outcome.js';
+import { AttemptTimer, agentFaultText, dialErrorText, hostPort } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export type TcpTarget = Extract<ProbeTarget, { type: 'tcp' }>;
@@ -61,7 +61,12 @@ export function probeTcp(
     // attached until the socket is garbage, which is what keeps them from becoming uncaught.
     socket.on('error', (err) => {
       socket.destroy();
-      finish(attempt.finish('failure', REASON.ProbeFailed, dialErrorText(err, target.host, target.port)));
+      const fault = agentFaultText(err, `TCP connect to ${hostPort(target.host, target.port)}`);
+      finish(
+        fault
+          ? attempt.finish('unknown', REASON.ProbeError, fault)
+          : attempt.finish('failure', REASON.ProbeFailed, dialErrorText(err, target.host, target.port)),
+      );
     });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
