@@ -1,6 +1,6 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { closeIcmpSessions, openIcmpSessionCount, probeIcmp, probeTcp } from '@vmprobe/agent/probers/index';
 import { isTargetError } from '@vmprobe/agent/probers/icmp';
+import { closeIcmpSessions, openIcmpSessionCount, probeIcmp, probeTcp } from '@vmprobe/agent/probers/index';
 import { agentFaultText } from '@vmprobe/agent/probers/outcome';
 import type { TcpCloseMode } from '@vmprobe/agent/probers/tcp';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -11,7 +11,7 @@ import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { VERSION } from '../version.js';
 import { Cancel, type ExchangeError, type ExchangeRequest, exchange } from './http-exchange.js';
-import { agentFaultText, AttemptTimer, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
+import { AttemptTimer, agentFaultText, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export type HttpTarget = Extract<ProbeTarget, { type: 'http' }>;
