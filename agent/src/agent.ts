@@ -60,6 +60,9 @@ export interface AgentOptions {
   watchBackoff?: BackoffOptions;
   /** /healthz `watches`: a watcher silent this long without an error counts as wedged (default 20 min). */
   watchStallMs?: number;
+  /** Deadline of each API list/get/write (default 30 s): a request past it is abandoned and retried
+   *  like a 5xx (kube/deadline.ts). */
+  apiRequestTimeoutMs?: number;
 }
 
 export interface LivenessDeps {
@@ -127,6 +130,7 @@ export class Agent {
       logger: this.log,
       clock,
       ...(opts.watchBackoff ? { backoff: opts.watchBackoff } : {}),
+      ...(opts.apiRequestTimeoutMs !== undefined ? { requestTimeoutMs: opts.apiRequestTimeoutMs } : {}),
     };
     this.vmiWatcher = createVmiWatcher(opts.kubeConfig, opts.nodeName, watcherDeps);
     this.podWatcher = createLauncherPodWatcher(opts.kubeConfig, opts.nodeName, watcherDeps);
@@ -134,6 +138,7 @@ export class Agent {
       kubeConfig: opts.kubeConfig,
       nodeName: opts.nodeName,
       observer: this.observer,
+      ...(opts.apiRequestTimeoutMs !== undefined ? { requestTimeoutMs: opts.apiRequestTimeoutMs } : {}),
     });
     this.reporter =
       opts.reporter ??

@@ -28,6 +28,7 @@ import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import type { PodObject, VmiObject } from '../discovery/types.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, withDeadline } from './deadline.js';
 
 export interface WatcherHandlers<T> {
   add?(obj: T): void;
@@ -328,7 +329,10 @@ export class ResourceWatcher<T> {
 export type NodeWatcherDeps = Pick<
   ResourceWatcherOptions<unknown>,
   'observer' | 'logger' | 'clock' | 'backoff' | 'watchTimeoutSeconds' | 'random'
->;
+> & {
+  /** Deadline of each list request (default 30 s, deadline.ts); a list past it fails and is retried. */
+  requestTimeoutMs?: number;
+};
 
 function depsOf(
   d: NodeWatcherDeps,
@@ -358,12 +362,15 @@ export function createVmiWatcher(
     path: `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${VMI_PLURAL}`,
     labelSelector,
     list: async () =>
-      (await api.listClusterCustomObject({
-        group: KUBEVIRT_GROUP,
-        version: KUBEVIRT_VERSION,
-        plural: VMI_PLURAL,
-        labelSelector,
-      })) as KubernetesListObject<VmiObject & KubernetesObject>,
+      (await api.listClusterCustomObject(
+        {
+          group: KUBEVIRT_GROUP,
+          version: KUBEVIRT_VERSION,
+          plural: VMI_PLURAL,
+          labelSelector,
+        },
+        withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+      )) as KubernetesListObject<VmiObject & KubernetesObject>,
   });
 }
 
@@ -384,9 +391,9 @@ export function createLauncherPodWatcher(
     labelSelector,
     fieldSelector,
     list: async () =>
-      (await api.listPodForAllNamespaces({
-        labelSelector,
-        fieldSelector,
-      })) as unknown as KubernetesListObject<PodObject & KubernetesObject>,
+      (await api.listPodForAllNamespaces(
+        { labelSelector, fieldSelector },
+        withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+      )) as unknown as KubernetesListObject<PodObject & KubernetesObject>,
   });
 }

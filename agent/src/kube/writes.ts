@@ -29,6 +29,7 @@ import {
 import type { PodObject, VmiObject } from '../discovery/types.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import type { ConditionStatus } from '../report/types.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, isDeadlineError, withDeadline } from './deadline.js';
 
 // ---------------------------------------------------------------------------------------------
 // Plain shapes (what the agent writes and reads back)
@@ -376,6 +377,9 @@ export interface KubeWritesOptions {
   /** reportingInstance and source.host of Events. */
   nodeName: string;
   observer?: AgentObserver;
+  /** Deadline of each request (default 30 s): past it the request is abandoned and fails as a
+   *  retryable network error (see deadline.ts). */
+  requestTimeoutMs?: number;
 }
 
 let eventSeq = 0;
@@ -384,8 +388,13 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
   const custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
   const core = opts.kubeConfig.makeApiClient(CoreV1Api);
   const observer = opts.observer ?? noopObserver;
-  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  const strategicPatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const deadline = withDeadline(timeoutMs);
+  const mergePatch = withDeadline(timeoutMs, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  const strategicPatch = withDeadline(
+    timeoutMs,
+    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+  );
 
   async function call<T>(verb: string, resource: string, fn: () => Promise<unknown>, map: (r: unknown) => T) {
     const started = performance.now();
@@ -394,7 +403,17 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
       observer.apiRequest(verb, resource, 200, (performance.now() - started) / 1000);
       return map(result);
     } catch (err) {
-      const e = toApiWriteError(err, verb, resource);
+      const e = isDeadlineError(err)
+        ? new ApiWriteError(
+            'Network',
+            0,
+            verb,
+            resource,
+            `${verb} ${resource}: no answer within ${timeoutMs} ms (request deadline); abandoned`,
+            undefined,
+            { cause: err },
+          )
+        : toApiWriteError(err, verb, resource);
       observer.apiRequest(verb, resource, e.status, (performance.now() - started) / 1000);
       throw e;
     }
@@ -408,10 +427,13 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'list',
         PROBE_STATUS_PLURAL,
         () =>
-          custom.listClusterCustomObject({
-            ...ps,
-            labelSelector: `${LABEL_PROBE_STATUS_NODE}=${nodeName}`,
-          }),
+          custom.listClusterCustomObject(
+            {
+              ...ps,
+              labelSelector: `${LABEL_PROBE_STATUS_NODE}=${nodeName}`,
+            },
+            deadline,
+          ),
         (r) => ((r as { items?: unknown[] }).items ?? []).map(probeStatusOf),
       );
     },
@@ -419,7 +441,7 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
       return call(
         'get',
         PROBE_STATUS_PLURAL,
-        () => custom.getNamespacedCustomObject({ ...ps, namespace, name }),
+        () => custom.getNamespacedCustomObject({ ...ps, namespace, name }, deadline),
         probeStatusOf,
       );
     },
@@ -428,12 +450,15 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'create',
         PROBE_STATUS_PLURAL,
         () =>
-          custom.createNamespacedCustomObject({
-            ...ps,
-            namespace: obj.metadata.namespace,
-            body: obj,
-            fieldManager: COMPONENT,
-          }),
+          custom.createNamespacedCustomObject(
+            {
+              ...ps,
+              namespace: obj.metadata.namespace,
+              body: obj,
+              fieldManager: COMPONENT,
+            },
+            deadline,
+          ),
         probeStatusOf,
       );
     },
@@ -501,7 +526,7 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'create',
         'events',
         // Dates as strings: client-node's serializer passes non-Date values through unchanged.
-        () => core.createNamespacedEvent({ namespace: ev.vmi.namespace, body: body as never }),
+        () => core.createNamespacedEvent({ namespace: ev.vmi.namespace, body: body as never }, deadline),
         eventOf,
       );
     },
@@ -527,12 +552,15 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'delete',
         'pods',
         () =>
-          core.deleteNamespacedPod({
-            namespace,
-            name,
-            gracePeriodSeconds,
-            body: { gracePeriodSeconds, preconditions: { uid } },
-          }),
+          core.deleteNamespacedPod(
+            {
+              namespace,
+              name,
+              gracePeriodSeconds,
+              body: { gracePeriodSeconds, preconditions: { uid } },
+            },
+            deadline,
+          ),
         deleteResultOf,
       );
     },
@@ -541,32 +569,38 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'get',
         VMI_PLURAL,
         () =>
-          custom.getNamespacedCustomObject({
-            group: KUBEVIRT_GROUP,
-            version: KUBEVIRT_VERSION,
-            plural: VMI_PLURAL,
-            namespace,
-            name,
-          }),
+          custom.getNamespacedCustomObject(
+            {
+              group: KUBEVIRT_GROUP,
+              version: KUBEVIRT_VERSION,
+              plural: VMI_PLURAL,
+              namespace,
+              name,
+            },
+            deadline,
+          ),
         (r) => r as VmiObject,
       );
     },
     getPod(namespace, name) {
-      return call('get', 'pods', () => core.readNamespacedPod({ namespace, name }), podObjectOf);
+      return call('get', 'pods', () => core.readNamespacedPod({ namespace, name }, deadline), podObjectOf);
     },
     deleteVmi(namespace, name, uid) {
       return call(
         'delete',
         VMI_PLURAL,
         () =>
-          custom.deleteNamespacedCustomObject({
-            group: KUBEVIRT_GROUP,
-            version: KUBEVIRT_VERSION,
-            plural: VMI_PLURAL,
-            namespace,
-            name,
-            body: { preconditions: { uid } },
-          }),
+          custom.deleteNamespacedCustomObject(
+            {
+              group: KUBEVIRT_GROUP,
+              version: KUBEVIRT_VERSION,
+              plural: VMI_PLURAL,
+              namespace,
+              name,
+              body: { preconditions: { uid } },
+            },
+            deadline,
+          ),
         deleteResultOf,
       );
     },
