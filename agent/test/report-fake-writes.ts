@@ -138,6 +138,7 @@ export class FakeWrites implements KubeWrites {
     const o = this.statuses.get(`${namespace}/${name}`);
     if (!o) throw apiError('NotFound', 404);
     if (!this.drop.has('patchProbeStatusMetadata')) {
+      o.metadata.resourceVersion = String(Number(o.metadata.resourceVersion ?? '0') + 1);
       if (metadata.labels) o.metadata.labels = { ...o.metadata.labels, ...metadata.labels };
       if (metadata.ownerReferences) o.metadata.ownerReferences = metadata.ownerReferences;
     }
@@ -148,11 +149,15 @@ export class FakeWrites implements KubeWrites {
     namespace: string,
     name: string,
     status: Parameters<KubeWrites['patchProbeStatusStatus']>[2],
+    resourceVersion?: string,
   ): Promise<ProbeStatusObject> {
     await this.enter('patchProbeStatusStatus', [namespace, name, structuredClone(status)]);
     const o = this.statuses.get(`${namespace}/${name}`);
     if (!o) throw apiError('NotFound', 404);
+    if (resourceVersion !== undefined && resourceVersion !== o.metadata.resourceVersion)
+      throw apiError('Conflict', 409);
     if (!this.drop.has('patchProbeStatusStatus')) {
+      o.metadata.resourceVersion = String(Number(o.metadata.resourceVersion ?? '0') + 1);
       const next: Record<string, unknown> = { ...(o.status ?? {}) };
       for (const [k, v] of Object.entries(status)) {
         if (v === null) delete next[k];

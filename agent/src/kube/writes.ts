@@ -142,11 +142,13 @@ export interface KubeWrites {
     name: string,
     metadata: { labels?: Record<string, string>; ownerReferences?: OwnerReference[] },
   ): Promise<ProbeStatusObject>;
-  /** Merge patch (application/merge-patch+json) on `…/vmiprobestatuses/<name>/status`. */
+  /** Merge patch (application/merge-patch+json) on `…/vmiprobestatuses/<name>/status`; with
+   *  `resourceVersion`, only if the object is unchanged since (409 Conflict otherwise). */
   patchProbeStatusStatus(
     namespace: string,
     name: string,
     status: ProbeStatusPatch,
+    resourceVersion?: string,
   ): Promise<ProbeStatusObject>;
   /** Strategic merge on `pods/<name>/status` with only this condition (merged by type). */
   patchPodCondition(namespace: string, name: string, condition: PodConditionWrite): Promise<PodStatusRead>;
@@ -474,13 +476,14 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         probeStatusOf,
       );
     },
-    patchProbeStatusStatus(namespace, name, status) {
+    patchProbeStatusStatus(namespace, name, status, resourceVersion) {
+      const metadata = resourceVersion !== undefined ? { metadata: { resourceVersion } } : {};
       return call(
         'patch',
         `${PROBE_STATUS_PLURAL}/status`,
         () =>
           custom.patchNamespacedCustomObjectStatus(
-            { ...ps, namespace, name, body: { status }, fieldManager: COMPONENT },
+            { ...ps, namespace, name, body: { ...metadata, status }, fieldManager: COMPONENT },
             mergePatch,
           ),
         probeStatusOf,
