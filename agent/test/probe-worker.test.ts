@@ -190,6 +190,7 @@ describe('ProbeWorker', () => {
     await answer('failure');
     expect(results.map((r) => r.o.result)).toEqual(['success', 'failure', 'failure', 'failure', 'failure']);
     expect(transitions).toEqual(['failure->success', 'success->failure']);
+    expect(results.length).toBeGreaterThan(0);
     expect(results.every((r) => r.lag === 0)).toBe(true);
     // A blocked event loop: the timer fires 250 ms late and the lag says so.
     clock.jump(10_250);
@@ -291,6 +292,7 @@ describe('ProbeWorker', () => {
       [o('ProbeTimeout', 60_000), undefined, 'failure'],
       [o('ProbeFailed', 60_000), 1000, 'failure'],
     ];
+    expect(table.length).toBeGreaterThan(0);
     for (const [outcome, timeoutMs, want] of table) expect(judgeStall(outcome, timeoutMs).result).toBe(want);
   });
 
