@@ -8,17 +8,12 @@
 // the watchers and the reporter retry with backoff. stop(graceMs) stops probing, flushes pending
 // writes until the deadline, then stops everything; idempotent.
 import { POD_READINESS_CONDITION, VMI_PLURAL } from '@vmprobe/shared';
+import type { BackoffPolicy } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
-import type { PodObject, VmiObject } from './discovery/types.js';
 import { AgentHttpServer, WatchHealth } from './http/index.js';
+import { createKubeWrites } from './kube/api.js';
 import type { KubeConfig } from './kube/config.js';
-import {
-  type BackoffOptions,
-  createLauncherPodWatcher,
-  createVmiWatcher,
-  type ResourceWatcher,
-} from './kube/informers.js';
-import { createKubeWrites } from './kube/writes.js';
+import { createLauncherPodWatcher, createVmiWatcher, type ResourceWatcher } from './kube/informers.js';
 import { countKillableVmis } from './liveness/budget.js';
 import type { Logger } from './log.js';
 import {
@@ -28,6 +23,7 @@ import {
   type WorkerFactory,
 } from './manager/index.js';
 import { AgentMetrics } from './metrics/index.js';
+import type { PodObject, VmiObject } from './model/objects.js';
 import type { AgentObserver } from './observer.js';
 import { ApiReporter } from './report/index.js';
 import type { Reporter } from './report/types.js';
@@ -35,7 +31,7 @@ import type { ProbeSnapshot } from './snapshot.js';
 import { CidrAllowList } from './targets/index.js';
 import { VERSION } from './version.js';
 
-export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
+export type { LivenessAction } from './model/conditions.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -57,7 +53,7 @@ export interface AgentOptions {
   createWorker?: WorkerFactory;
   /** Default: ApiReporter over createKubeWrites. */
   reporter?: Reporter;
-  watchBackoff?: BackoffOptions;
+  watchBackoff?: BackoffPolicy;
   /** /healthz `watches`: a watcher silent this long without an error counts as wedged (default 20 min). */
   watchStallMs?: number;
   /** Deadline of each API list/get/write (default 30 s): a request past it is abandoned and retried

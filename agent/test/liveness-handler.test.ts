@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentOptions } from '../src/agent.js';
 import { livenessFactory, parseMaxKillsPerMinute } from '../src/cli/agent-command.js';
-import { FakeClock } from '../src/fake-clock.js';
 import { checkFreshPod, checkFreshVmi } from '../src/liveness/fresh-check.js';
 import {
   createLivenessHandler,
@@ -13,6 +12,7 @@ import type { LivenessHandler as ManagerLivenessHandler } from '../src/manager/t
 import { noopObserver } from '../src/observer.js';
 import { EventRecorder } from '../src/report/events.js';
 import { TokenBucket } from '../src/report/rate-limit.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { apiError, FakeWrites, settle } from './report-fake-writes.js';
 
 function setup(action: LivenessAction = 'stop-launcher', probed = 10, maxPerMinute = 3) {

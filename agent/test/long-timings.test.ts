@@ -3,12 +3,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearLongTimeout, MAX_TIMER_DELAY_MS, setLongTimeout, systemClock } from '../src/clock.js';
-import { FakeClock } from '../src/fake-clock.js';
 import { silentLogger } from '../src/log.js';
 import { probeWorkerFactory } from '../src/manager/index.js';
 import { probeHttp } from '../src/probers/http.js';
 import type { ProbeOutcome, ProbeTarget } from '../src/probers/types.js';
 import { ProbeWorker } from '../src/worker/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const LONG_SECONDS = 2_147_484; // 2147484000 ms > 2^31-1 ms
 const LONG_MS = LONG_SECONDS * 1000;

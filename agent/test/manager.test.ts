@@ -1,14 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { PodObject, VmiObject } from '../src/discovery/types.js';
-import { FakeClock } from '../src/fake-clock.js';
 import { countKillableVmis } from '../src/liveness/budget.js';
 import { silentLogger } from '../src/log.js';
 import type { LivenessFailure, WorkerRequest } from '../src/manager/index.js';
 import { ProbeManager } from '../src/manager/index.js';
+import type { PodObject, VmiObject } from '../src/model/objects.js';
 import { type AgentObserver, noopObserver, type ProbeState } from '../src/observer.js';
 import type { ProbeOutcome } from '../src/probers/types.js';
 import type { LastReported, Reporter, VmiProbeReport } from '../src/report/types.js';
 import { CidrAllowList } from '../src/targets/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const NODE = 'node-a';
 

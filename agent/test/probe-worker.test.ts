@@ -1,6 +1,6 @@
+import { describe, expect, it } from 'vitest';
 import {
   applyResult,
-  FakeClock,
   judgeStall,
   type ProbeOutcome,
   type ProbeResult,
@@ -8,8 +8,8 @@ import {
   type ProbeWorkerOptions,
   STALL_GRACE_MS,
   thresholdStart,
-} from '@vmprobe/agent';
-import { describe, expect, it } from 'vitest';
+} from '../src/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const outcome = (result: ProbeResult): ProbeOutcome => ({
   result,

@@ -2,7 +2,7 @@
 // conditions and Events like the API would, records every call, and injects failures per method
 // (a queue of ApiWriteErrors), a "drop" mode (200 with the old object: a webhook revert), and a
 // gate that holds calls in flight until the test releases them.
-import type { PodObject, VmiObject } from '../src/discovery/types.js';
+
 import {
   ApiWriteError,
   type ApiWriteErrorCode,
@@ -12,7 +12,8 @@ import {
   type PodConditionRead,
   type PodStatusRead,
   type ProbeStatusObject,
-} from '../src/kube/writes.js';
+} from '../src/kube/api.js';
+import type { PodObject, VmiObject } from '../src/model/objects.js';
 
 export type Method = keyof KubeWrites;
 

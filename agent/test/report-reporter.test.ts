@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../src/fake-clock.js';
+import { backoffDelay } from '../src/backoff.js';
 import { noopObserver } from '../src/observer.js';
-import { backoffDelay } from '../src/report/backoff.js';
 import { RateLimiterAbortedError, TokenBucket } from '../src/report/rate-limit.js';
 import { ApiReporter, type ApiReporterOptions } from '../src/report/reporter.js';
 import type { ProbeConditionReport, VmiProbeReport } from '../src/report/types.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { apiError, FakeWrites, settle } from './report-fake-writes.js';
 
 const NODE = 'node-a';

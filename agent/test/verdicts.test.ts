@@ -3,15 +3,15 @@
 // starting states, conditions, the liveness action's arming — is the shipped code.
 import { REASON } from '@vmprobe/shared';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { PodObject, VmiObject } from '../src/discovery/types.js';
-import { FakeClock } from '../src/fake-clock.js';
 import { silentLogger } from '../src/log.js';
 import { type LivenessFailure, ProbeManager, probeWorkerFactory } from '../src/manager/index.js';
+import type { PodObject, VmiObject } from '../src/model/objects.js';
 import { noopObserver } from '../src/observer.js';
 import type { ProbeOutcome, ProbeResult, ProbeTarget } from '../src/probers/types.js';
 import type { LastReported, Reporter, VmiProbeReport } from '../src/report/types.js';
 import { newVmiState, queueTransitionEvents } from '../src/report/vmi-state.js';
 import { CidrAllowList } from '../src/targets/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const NODE = 'node-a';
 const UID = 'uid-vm1';

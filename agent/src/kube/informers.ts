@@ -24,9 +24,10 @@ import {
   LAUNCHER_LABEL_VALUE,
   VMI_PLURAL,
 } from '@vmprobe/shared';
+import { type BackoffPolicy, backoffDelay } from '../backoff.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
-import type { PodObject, VmiObject } from '../discovery/types.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, withDeadline } from './deadline.js';
 
@@ -38,12 +39,7 @@ export interface WatcherHandlers<T> {
   synced?(): void;
 }
 
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
 export interface ResourceWatcherOptions<T> {
   kubeConfig: KubeConfig;
@@ -58,7 +54,7 @@ export interface ResourceWatcherOptions<T> {
   observer?: AgentObserver;
   logger?: Logger;
   clock?: Clock;
-  backoff?: BackoffOptions;
+  backoff?: BackoffPolicy;
   /** Server-side watch timeout; a random value in [t, 2t) is sent so watches do not align. */
   watchTimeoutSeconds?: number;
   /** Random source for jitter (tests pin it). */
@@ -87,18 +83,12 @@ function isAbortError(err: unknown): boolean {
   );
 }
 
-/** Exponential backoff with jitter: attempt n waits a random time in [d/2, d], d = min(max, initial·2ⁿ). */
-export function backoffDelay(attempt: number, opts: BackoffOptions, random: () => number): number {
-  const d = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt, 30));
-  return Math.round(d / 2 + (random() * d) / 2);
-}
-
 export class ResourceWatcher<T> {
   private readonly handlers = new Set<WatcherHandlers<T>>();
   private readonly observer: AgentObserver;
   private readonly logger: Logger;
   private readonly clock: Clock;
-  private readonly backoff: BackoffOptions;
+  private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
   private listWatch: ListWatch<T & KubernetesObject> | undefined;
   private running = false;
@@ -310,7 +300,7 @@ export class ResourceWatcher<T> {
     if (this.restartTimer) return; // a restart is already scheduled
     const code = errorCode(err);
     const reason = isAbortError(err) ? 'closed' : 'error';
-    const delay = backoffDelay(this.attempt, this.backoff, this.random);
+    const delay = backoffDelay(this.backoff, this.attempt + 1, this.random);
     this.attempt++;
     this.observer.watchRestart(this.opts.resource, reason);
     this.logger[this.attempt > 3 ? 'warn' : 'info'](

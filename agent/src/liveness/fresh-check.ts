@@ -7,7 +7,7 @@
 //   gone — nothing of ours to stop (deleted, replaced, moved to another node, finished): done;
 //   wait — not now (paused, migrating, not Running yet): retry later while the probe still fails.
 import { livenessSuspension } from '../discovery/desired.js';
-import type { PodObject, VmiObject } from '../discovery/types.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import type { PodRef, VmiRef } from '../report/types.js';
 
 export type FreshCheck = { verdict: 'ok' } | { verdict: 'gone' | 'wait'; why: string };

@@ -20,19 +20,19 @@
 //
 // Timers (injected Clock): one per VMI in settle/held/retry state; forget/onRecovery/stop clear them.
 import { EVENT_REASON } from '@vmprobe/shared';
+import { backoffDelay } from '../backoff.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
-import { ApiWriteError, type KubeWrites } from '../kube/writes.js';
+import { ApiWriteError, type KubeWrites } from '../kube/api.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { LivenessFailure, LivenessHandler } from '../manager/types.js';
+import type { LivenessAction } from '../model/conditions.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
-import { backoffDelay } from '../report/backoff.js';
 import { EventRecorder } from '../report/events.js';
 import { TokenBucket } from '../report/rate-limit.js';
 import { KillBudget, type KillBudgetOptions } from './budget.js';
 import { checkFreshPod, checkFreshVmi, type FreshCheck } from './fresh-check.js';
 
-export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
-export const LIVENESS_ACTIONS: readonly LivenessAction[] = ['stop-launcher', 'delete-vmi', 'none'];
+export { LIVENESS_ACTIONS, type LivenessAction } from '../model/conditions.js';
 export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
 // The contract the manager calls is the manager's (agent/src/manager/types.ts); re-exported here

@@ -16,8 +16,8 @@ import {
   livenessSuspension,
   runningSince,
 } from '../discovery/desired.js';
-import type { PodObject, VmiObject } from '../discovery/types.js';
 import type { Logger } from '../log.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import type { AgentObserver, HandlerType, ProbeIdentity, ProbeState } from '../observer.js';
 import type { ProbeOutcome } from '../probers/types.js';
 import type { ConditionStatus, PodRef, Reporter, VmiProbeReport, VmiRef } from '../report/types.js';

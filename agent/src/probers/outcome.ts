@@ -2,7 +2,10 @@
 // read like the kubelet's ("dial tcp 10.0.0.5:80: connect: connection refused").
 import { isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
-import { MAX_MESSAGE_LENGTH, type ProbeOutcome, type ProbeResult } from './types.js';
+import { boundMessage } from '../model/message.js';
+import type { ProbeOutcome, ProbeResult } from './types.js';
+
+export { boundMessage };
 
 /** Measures one attempt; `finish` stamps the outcome with the attempt's start and duration. */
 export class AttemptTimer {
@@ -21,13 +24,6 @@ export class AttemptTimer {
   aborted(): ProbeOutcome {
     return this.finish('unknown', REASON.ProbeAborted, 'probe aborted before it completed');
   }
-}
-
-/** Printable, single-line and at most MAX_MESSAGE_LENGTH characters. */
-export function boundMessage(message: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
-  const clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-  return clean.length <= MAX_MESSAGE_LENGTH ? clean : `${clean.slice(0, MAX_MESSAGE_LENGTH - 3)}...`;
 }
 
 /** host:port as Go prints it (IPv6 in brackets). */

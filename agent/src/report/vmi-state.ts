@@ -7,10 +7,10 @@
 
 import type { ProbeKind } from '@vmprobe/shared';
 import type { TimerHandle } from '../clock.js';
-import type { PodConditionRead, ProbeStatusObject } from '../kube/writes.js';
+import type { PodConditionRead, ProbeStatusObject } from '../kube/api.js';
 import type { EventIntent } from './events.js';
-import { eventFor, isFailure, KIND_OF_TYPE } from './status-body.js';
 import type { ConditionStatus, VmiProbeReport, VmiRef } from './types.js';
+import { eventFor, isFailure, KIND_OF_TYPE } from './write-plan.js';
 
 export interface PendingEvent {
   intent: EventIntent;

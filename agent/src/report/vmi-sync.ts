@@ -28,20 +28,20 @@ import {
   type ProbeStatusObject,
   rfc3339,
   vmiOwnerReference,
-} from '../kube/writes.js';
+} from '../kube/api.js';
 import type { Logger } from '../log.js';
 import type { AgentObserver } from '../observer.js';
 import { type EventRecorder, resultOf } from './events.js';
 import { RateLimiterAbortedError, type TokenBucket } from './rate-limit.js';
+import type { ProbeConditionReport, VmiProbeReport } from './types.js';
+import type { VmiState } from './vmi-state.js';
 import {
   desiredStatus,
   errText,
   newProbeStatusObject,
   podConditionMatches,
   statusMatches,
-} from './status-body.js';
-import type { ProbeConditionReport, VmiProbeReport } from './types.js';
-import type { VmiState } from './vmi-state.js';
+} from './write-plan.js';
 
 /** A write whose returned object does not hold what was written (silently dropped or reverted). */
 export class WriteNotStoredError extends Error {

@@ -10,7 +10,7 @@
 // runs on the host network and a VM owner must not aim it at node-local services.
 import { isIP } from 'node:net';
 import { ANNOTATION_IP_FAMILY, ANNOTATION_PROBE_NETWORK, LABEL_CREATED_BY } from '@vmprobe/shared';
-import type { PodObject, VmiObject } from '../discovery/types.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 
 export type IpFamily = 4 | 6;
 

@@ -9,9 +9,11 @@
 //   verdict) is reported even when it equals the starting state (failure -> failure for a readiness
 //   probe that never succeeds, or a liveness probe resumed as failed), as the kubelet's worker
 //   reports its first result whatever the initial value.
+
+import type { ProbeState } from '../model/conditions.js';
 import type { ProbeResult } from '../probers/types.js';
 
-export type ProbeState = 'success' | 'failure' | 'unknown';
+export type { ProbeState };
 
 export interface ThresholdState {
   state: ProbeState;

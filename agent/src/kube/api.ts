@@ -26,9 +26,9 @@ import {
   VMPROBE_GROUP,
   VMPROBE_VERSION,
 } from '@vmprobe/shared';
-import type { PodObject, VmiObject } from '../discovery/types.js';
+import type { ConditionStatus } from '../model/conditions.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
-import type { ConditionStatus } from '../report/types.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, isDeadlineError, withDeadline } from './deadline.js';
 
 // ---------------------------------------------------------------------------------------------
