@@ -46,7 +46,7 @@ function setup(action: LivenessAction = 'stop-launcher', probed = 10, maxPerMinu
     if (!writes.vmis.has(key)) writes.addVmi(f.vmi.namespace, f.vmi.name, f.vmi.uid);
     onFailure(f);
   };
-  return { clock, writes, handler, kills, limiter };
+  return { clock, writes, handler, kills, limiter, events };
 }
 
 function failure(i: number, grace?: number) {
@@ -376,5 +376,21 @@ describe('LivenessActionHandler', () => {
     ];
     for (const [name, pod, want] of podTable)
       expect([name, checkFreshPod(pod, pref, 'n1').verdict]).toEqual([name, want]);
+  });
+
+  it('item 9: the handler forgets a VMI in its EventRecorder when the VMI recovers or is forgotten', async () => {
+    const { clock, writes, handler, events } = setup();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    writes.addPod('ns', 'virt-launcher-vm2-x', 'pod-2');
+    handler.onFailure(failure(1));
+    handler.onFailure(failure(2));
+    clock.advance(1000);
+    await settle();
+    expect(writes.count('createEvent')).toBe(2);
+    expect(events.trackedVmis).toBe(2);
+    handler.onRecovery('vmi-1');
+    handler.forget('vmi-2');
+    expect(events.trackedVmis).toBe(0);
+    await handler.stop();
   });
 });

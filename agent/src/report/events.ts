@@ -92,6 +92,11 @@ export class EventRecorder {
   }
 
   /** Drops the correlation memory of a VMI (it is gone). */
+  /** VMIs with Events remembered for correlation (tests, /debug). */
+  get trackedVmis(): number {
+    return this.byVmi.size;
+  }
+
   forget(vmiUid: string): void {
     this.byVmi.delete(vmiUid);
   }
