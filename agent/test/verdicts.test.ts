@@ -3,15 +3,19 @@
 // starting states, conditions, the liveness action's arming — is the shipped code.
 import { REASON } from '@vmprobe/shared';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { LivenessActionHandler } from '../src/liveness/handler.js';
 import { silentLogger } from '../src/log.js';
 import { type LivenessFailure, ProbeManager, probeWorkerFactory } from '../src/manager/index.js';
 import type { PodObject, VmiObject } from '../src/model/objects.js';
 import { noopObserver } from '../src/observer.js';
 import type { ProbeOutcome, ProbeResult, ProbeTarget } from '../src/probers/types.js';
+import { EventRecorder } from '../src/report/events.js';
+import { TokenBucket } from '../src/report/rate-limit.js';
 import type { LastReported, Reporter, VmiProbeReport } from '../src/report/types.js';
 import { newVmiState, queueTransitionEvents } from '../src/report/vmi-state.js';
 import { CidrAllowList } from '../src/targets/index.js';
 import { FakeClock } from './helpers/fake-clock.js';
+import { FakeWrites } from './report-fake-writes.js';
 
 const NODE = 'node-a';
 const UID = 'uid-vm1';
@@ -268,5 +272,59 @@ describe('verdicts through the real ProbeWorker and manager', () => {
     await period(2);
     expect(failures).toHaveLength(1);
     mgr.stop();
+  });
+
+  it('item 2 with the real liveness action: resumed as failed after an agent restart -> stopped; recovers, is paused, fails after unpause -> stopped again', async () => {
+    reporter.last.set(UID, { conditions: { liveness: 'False' } });
+    const writes = new FakeWrites();
+    writes.addVmi('ns', 'vm1', UID, NODE);
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    const limiter = new TokenBucket({ qps: 100, burst: 100, clock });
+    const handler = new LivenessActionHandler({
+      action: 'stop-launcher',
+      writes,
+      events: new EventRecorder({ writes, limiter, clock, observer: noopObserver }),
+      limiter,
+      clock,
+      random: () => 0,
+      probedCount: () => 10,
+      settleMs: 500,
+    });
+    mgr = new ProbeManager({
+      nodeName: NODE,
+      reporter,
+      observer: noopObserver,
+      logger: silentLogger,
+      clock,
+      allowedCidrs: new CidrAllowList([]),
+      liveness: handler,
+      createWorker: probeWorkerFactory({
+        logger: silentLogger,
+        jitter: false,
+        prober: async (target: ProbeTarget): Promise<ProbeOutcome> => {
+          const port = target.type === 'icmp' ? 0 : target.port;
+          const a = answer.get(port) ?? { result: 'success', reason: REASON.ProbeSucceeded, message: '' };
+          return { ...a, timings: { startedAt: clock.now(), durationMs: 1 } };
+        },
+      }),
+    });
+    setAnswer(1600, 'failure');
+    mgr.start();
+    mgr.upsertVmi(vmi());
+    mgr.upsertPod(launcher());
+    await period(3);
+    expect(writes.count('deletePod')).toBe(1);
+    // The VM comes back (a fresh launcher pod), recovers, is paused and unpaused, then fails again.
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    setAnswer(1600, 'success');
+    await period(1);
+    mgr.upsertVmi(vmi({ conditions: [{ type: 'Paused', status: 'True' }] }));
+    await period(2);
+    mgr.upsertVmi(vmi());
+    setAnswer(1600, 'failure');
+    await period(3);
+    expect(writes.count('deletePod')).toBe(2);
+    mgr.stop();
+    await handler.stop();
   });
 });
