@@ -203,6 +203,22 @@ describe('verdicts through the real ProbeWorker and manager', () => {
       reason: REASON.ProbeFailed,
       message: 'dial tcp 10.1.0.1:1600: connection refused',
     });
+    // Events over the whole sequence (the reporter's rule on each report): one Unhealthy per
+    // failure verdict, none for the provisional (message-less) failure at the resume.
+    expect(reporter.reports.length).toBeGreaterThan(0);
+    const st = newVmiState(reporter.reports[0] as VmiProbeReport, undefined);
+    const unhealthy: string[] = [];
+    for (const r of reporter.reports) {
+      st.desired = r;
+      queueTransitionEvents(st);
+      for (const [k, pe] of st.pendingEvents)
+        if (k === 'liveness/Unhealthy') unhealthy.push(pe.intent.message);
+      st.pendingEvents.clear();
+    }
+    expect(unhealthy).toEqual([
+      'Liveness probe failed: dial tcp 10.1.0.1:1600: connection refused',
+      'Liveness probe failed: dial tcp 10.1.0.1:1600: connection refused',
+    ]);
     mgr.stop();
   });
 
