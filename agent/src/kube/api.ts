@@ -1,5 +1,7 @@
-// Every API write the agent makes (and the two reads the write path needs: list of this node's
-// VMIProbeStatuses at start, get after a 409), through @kubernetes/client-node. Each call returns
+// The agent's API client outside the watches: every write it makes and the reads the write path
+// needs (list of this node's VMIProbeStatuses at start and per heartbeat, get after a 409, fresh GETs
+// of a VMI and a pod before a liveness delete or a handover), with their plain types, through
+// @kubernetes/client-node; every request has a deadline (./deadline.ts). Each call returns
 // the object the API returned (plain JSON: dates as RFC 3339 strings) so the caller can verify that
 // the write was really stored, reports itself to the AgentObserver (apiRequest), and throws an
 // ApiWriteError with a stable `code` and the HTTP status (0 = network error) on failure.

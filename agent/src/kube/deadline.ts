@@ -2,7 +2,7 @@
 // timeout, so a request the server (or a black-holed network) accepts and never answers would wait
 // forever and block what it carries. `withDeadline(ms, options?)` adds a middleware that gives the
 // request's fetch an AbortSignal that fires after `ms` (the response body included); the aborted
-// request rejects, `isDeadlineError` recognises it, and writes.ts turns it into a retryable
+// request rejects, `isDeadlineError` recognises it, and api.ts turns it into a retryable
 // ApiWriteError ('Network', status 0) that the reporter and liveness handler retry with the same
 // backoff as a 5xx. Watches are not covered here: their silence is the informers' watchdog's job.
 import {

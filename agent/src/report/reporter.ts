@@ -1,7 +1,7 @@
 // The Reporter (contract in ./types.ts): turns the manager's desired per-VMI reports into API writes.
 // This file is the per-VMI scheduler (coalescing, retry/backoff, flush, stop). The writes of one sync
 // are in ./vmi-sync.ts, the per-VMI memory and Event queueing in ./vmi-state.ts, the pure diff in
-// ./status-body.ts, the start-up LIST and the heartbeat in ./heartbeat.ts, options in
+// ./write-plan.ts, the start-up LIST and the heartbeat in ./stored-statuses.ts, options in
 // ./reporter-options.ts.
 //
 // - Level-based and coalescing per VMI: update() only stores the latest desired report; at most one

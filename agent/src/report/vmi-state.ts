@@ -2,7 +2,7 @@
 //
 // Who touches what: ApiReporter (./reporter.ts) owns every VmiState, its scheduling flags and its two
 // timers; VmiSync (./vmi-sync.ts) updates `object`, `pods` and `pendingEvents` as writes land;
-// the heartbeat (./heartbeat.ts) resets `object` / `pods` when it finds drift. The functions here
+// the heartbeat (./stored-statuses.ts) resets `object` / `pods` when it finds drift. The functions here
 // start no timer and make no write.
 
 import type { ProbeKind } from '@vmprobe/shared';
