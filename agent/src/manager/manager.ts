@@ -436,6 +436,12 @@ export class ProbeManager {
     this.report(entry, launcherPods);
   }
 
+  /**
+   * The one place a probe's state and shown condition change. Side effects, both here so no caller
+   * can skip them: leaving failure (success, suspension, a fixed condition) calls
+   * `liveness.onRecovery` (isLivenessRecovery: cancels a pending stop, re-arms the action); a change
+   * of status or reason goes to the observer and the info log. Reporting is the caller's (report()).
+   */
   private setCondition(
     entry: VmiEntry,
     p: ProbeEntry,
