@@ -51,6 +51,8 @@ describe('agent stalls', () => {
       periodSeconds: 1,
       timeoutSeconds: 1,
     });
+    // Liveness only: every request the VM sees is a liveness attempt.
+    delete (vmi.spec as Record<string, unknown>).readinessProbe;
     (vmi.spec as Record<string, unknown>).livenessProbe = {
       httpGet: { port: 1500, path: '/' },
       periodSeconds: 1,
@@ -70,15 +72,19 @@ describe('agent stalls', () => {
           o.outcome.result === 'unknown' &&
           /event loop was blocked/.test(o.outcome.message),
       ).length;
-    for (let i = 0; i < 12 && stalls() === 0; i++) {
-      const seen = outcomes.length;
-      // Wait for the next result (a condition, not a sleep), then block mid-period.
-      await cluster.waitFor(async () => outcomes.length > seen, {
-        description: 'a probe result',
+    const vm = cluster.kubevirt.vmFor(NS, 'stall-a')!;
+    for (let i = 0; i < 5 && stalls() === 0; i++) {
+      // Block right after the VM has received a probe request: that attempt is in flight (its
+      // answer is 500 ms away, its 1 s deadline will have passed when the loop runs again).
+      const seen = vm.requestCount();
+      await cluster.waitFor(async () => vm.requestCount() > seen, {
+        description: 'a probe request in flight',
         timeoutMs: 10_000,
+        intervalMs: 5,
       });
       blockEventLoop(2_500);
-      await cluster.waitFor(async () => outcomes.length > seen + 1, {
+      const results = outcomes.length;
+      await cluster.waitFor(async () => outcomes.length > results, {
         description: 'results after the stall',
         timeoutMs: 10_000,
       });
