@@ -224,7 +224,7 @@ async function parent(opts: {
 }): Promise<void> {
   const { Agent } = await import('../agent/src/agent.js');
   const { loadKubeConfig } = await import('../agent/src/kube/config.js');
-  const { createKubeWrites } = await import('../agent/src/kube/writes.js');
+  const { createKubeWrites } = await import('../agent/src/kube/api.js');
   const { ApiReporter } = await import('../agent/src/report/index.js');
   const { AgentMetrics } = await import('../agent/src/metrics/index.js');
   const { createLogger } = await import('../agent/src/log.js');

@@ -8,18 +8,13 @@
 // the watchers and the reporter retry with backoff. stop(graceMs) stops probing, flushes pending
 // writes until the deadline, then stops everything; idempotent.
 import { POD_READINESS_CONDITION, VMI_PLURAL } from '@vmprobe/shared';
+import type { BackoffPolicy } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
-import type { PodObject, VmiObject } from './discovery/types.js';
 import { AgentHttpServer, type EndpointGuard, ReviewingGuard, WatchHealth } from './http/index.js';
+import { createKubeWrites } from './kube/api.js';
 import type { KubeConfig } from './kube/config.js';
-import {
-  type BackoffOptions,
-  createLauncherPodWatcher,
-  createVmiWatcher,
-  type ResourceWatcher,
-} from './kube/informers.js';
+import { createLauncherPodWatcher, createVmiWatcher, type ResourceWatcher } from './kube/informers.js';
 import { createAccessReviews } from './kube/reviews.js';
-import { createKubeWrites } from './kube/writes.js';
 import { countKillableVmis } from './liveness/budget.js';
 import type { Logger } from './log.js';
 import {
@@ -29,6 +24,7 @@ import {
   type WorkerFactory,
 } from './manager/index.js';
 import { AgentMetrics } from './metrics/index.js';
+import type { PodObject, VmiObject } from './model/objects.js';
 import type { AgentObserver } from './observer.js';
 import { ApiReporter } from './report/index.js';
 import type { Reporter } from './report/types.js';
@@ -36,7 +32,7 @@ import type { ProbeSnapshot } from './snapshot.js';
 import { ProbeAddressPolicy } from './targets/index.js';
 import { VERSION } from './version.js';
 
-export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
+export type { LivenessAction } from './model/conditions.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -66,9 +62,12 @@ export interface AgentOptions {
   createWorker?: WorkerFactory;
   /** Default: ApiReporter over createKubeWrites. */
   reporter?: Reporter;
-  watchBackoff?: BackoffOptions;
+  watchBackoff?: BackoffPolicy;
   /** /healthz `watches`: a watcher silent this long without an error counts as wedged (default 20 min). */
   watchStallMs?: number;
+  /** Deadline of each API list/get/write (default 30 s): a request past it is abandoned and retried
+   *  like a 5xx (kube/deadline.ts). */
+  apiRequestTimeoutMs?: number;
 }
 
 export interface LivenessDeps {
@@ -140,6 +139,7 @@ export class Agent {
       logger: this.log,
       clock,
       ...(opts.watchBackoff ? { backoff: opts.watchBackoff } : {}),
+      ...(opts.apiRequestTimeoutMs !== undefined ? { requestTimeoutMs: opts.apiRequestTimeoutMs } : {}),
     };
     this.vmiWatcher = createVmiWatcher(opts.kubeConfig, opts.nodeName, watcherDeps);
     this.podWatcher = createLauncherPodWatcher(opts.kubeConfig, opts.nodeName, watcherDeps);
@@ -147,6 +147,7 @@ export class Agent {
       kubeConfig: opts.kubeConfig,
       nodeName: opts.nodeName,
       observer: this.observer,
+      ...(opts.apiRequestTimeoutMs !== undefined ? { requestTimeoutMs: opts.apiRequestTimeoutMs } : {}),
     });
     this.reporter =
       opts.reporter ??

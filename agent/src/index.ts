@@ -1,5 +1,4 @@
 export { type Clock, systemClock, type TimerHandle } from './clock.js';
-export { FakeClock } from './fake-clock.js';
 export * from './probers/index.js';
 export { VERSION } from './version.js';
 export * from './worker/index.js';

@@ -2,9 +2,10 @@
 // implement this; the core never imports prom-client. Every method must be cheap and never throw:
 // probeResult runs on the probe hot path.
 import type { ProbeKind } from '@vmprobe/shared';
+import type { ProbeState } from './model/conditions.js';
 import type { ProbeOutcome } from './probers/types.js';
 
-export type ProbeState = 'success' | 'failure' | 'unknown';
+export type { ProbeState };
 export type HandlerType = 'http' | 'tcp' | 'icmp' | 'exec' | 'guestAgentPing';
 
 export interface ProbeIdentity {

@@ -63,4 +63,25 @@ describe('http response parser', () => {
     ).toThrow(/chunked/);
     expect(() => new ResponseParser(10, keepAll).feed(Buffer.alloc(70 * 1024, 97))).toThrow(/exceeded/);
   });
+
+  it('judges the status line as soon as it has arrived: an SSH banner line fails without a blank line', () => {
+    const p = new ResponseParser(10, keepAll);
+    expect(() => p.feed(Buffer.from('SSH-2.0-OpenSSH_9.6p1 Debian-3\r\n'))).toThrow(
+      'malformed HTTP response "SSH-2.0-OpenSSH_9.6p1 Debian-3"',
+    );
+    // Split across reads: nothing is judged before the line ends, then it is.
+    const q = new ResponseParser(10, keepAll);
+    expect(q.feed(Buffer.from('SSH-2.0-Op'))).toBe(false);
+    expect(() => q.feed(Buffer.from('enSSH\n'))).toThrow('malformed HTTP response "SSH-2.0-OpenSSH"');
+    // A good status line followed by headers in later reads parses as before.
+    const r = new ResponseParser(10, keepAll);
+    expect(r.feed(Buffer.from('HTTP/1.1 200 OK\r\n'))).toBe(false);
+    expect(r.feed(Buffer.from('Content-Length: 2\r\n'))).toBe(false);
+    expect(r.feed(Buffer.from('\r\nok'))).toBe(true);
+    expect([r.status, r.body.toString()]).toEqual([200, 'ok']);
+    // After an interim 1xx head, the final head's status line is judged again.
+    const c = new ResponseParser(10, keepAll);
+    expect(c.feed(Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'))).toBe(false);
+    expect(() => c.feed(Buffer.from('garbage\r\n'))).toThrow('malformed HTTP response "garbage"');
+  });
 });

@@ -1,6 +1,5 @@
 import { Agent, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../src/fake-clock.js';
 import {
   AgentHttpServer,
   type AgentHttpServerOptions,
@@ -9,6 +8,7 @@ import {
   WatchHealth,
 } from '../src/http/index.js';
 import type { ProbeSnapshot } from '../src/snapshot.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 interface Reply {
   status: number;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentOptions } from '../src/agent.js';
 import { livenessFactory, parseMaxKillsPerMinute } from '../src/cli/agent-command.js';
-import { FakeClock } from '../src/fake-clock.js';
+import { checkFreshPod, checkFreshVmi } from '../src/liveness/fresh-check.js';
 import {
   createLivenessHandler,
   type LivenessAction,
@@ -12,6 +12,7 @@ import type { LivenessHandler as ManagerLivenessHandler } from '../src/manager/t
 import { noopObserver } from '../src/observer.js';
 import { EventRecorder } from '../src/report/events.js';
 import { TokenBucket } from '../src/report/rate-limit.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { apiError, FakeWrites, settle } from './report-fake-writes.js';
 
 function setup(action: LivenessAction = 'stop-launcher', probed = 10, maxPerMinute = 3) {
@@ -38,7 +39,14 @@ function setup(action: LivenessAction = 'stop-launcher', probed = 10, maxPerMinu
     settleMs: 1000,
     budget: { maxPerMinute },
   });
-  return { clock, writes, handler, kills, limiter };
+  // The API holds each failing VMI, Running on this node, unless a test says otherwise.
+  const onFailure = handler.onFailure.bind(handler);
+  handler.onFailure = (f) => {
+    const key = `${f.vmi.namespace}/${f.vmi.name}`;
+    if (!writes.vmis.has(key)) writes.addVmi(f.vmi.namespace, f.vmi.name, f.vmi.uid);
+    onFailure(f);
+  };
+  return { clock, writes, handler, kills, limiter, events };
 }
 
 function failure(i: number, grace?: number) {
@@ -192,6 +200,7 @@ describe('LivenessActionHandler', () => {
     const clock = new FakeClock();
     const writes = new FakeWrites();
     writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    writes.addVmi('ns', 'vm1', 'vmi-1');
     let built: LivenessActionHandler | undefined;
     const factory: AgentOptions['liveness'] = (deps) => {
       built = createLivenessHandler(
@@ -242,5 +251,146 @@ describe('LivenessActionHandler', () => {
     expect(parseMaxKillsPerMinute('0')).toBe(0);
     for (const bad of ['', 'abc', '-1', '1.5', '1e3', '10001', ' '])
       expect(() => parseMaxKillsPerMinute(bad), bad).toThrow(/integer from 0 to 10000/);
+  });
+
+  it('a recovery during the Killing event deletes nothing (issue 10.5 / 8.4)', async () => {
+    const { clock, writes, handler, kills } = setup();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    writes.during.set('createEvent', () => handler.onRecovery('vmi-1'));
+    handler.onFailure(failure(1));
+    clock.advance(1000);
+    await settle();
+    expect(writes.count('createEvent')).toBe(1); // the Killing event was being written
+    expect(writes.count('deletePod')).toBe(0);
+    expect(writes.deleted).toEqual([]);
+    expect(kills).toEqual([]);
+    expect(handler.pending()).toEqual([]);
+    await handler.stop();
+    expect(clock.pendingCount()).toBe(0);
+  });
+
+  it('forget() or stop() while the pod is read fresh deletes nothing', async () => {
+    for (const how of ['forget', 'stop'] as const) {
+      const { clock, writes, handler } = setup();
+      writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+      writes.during.set('getPod', () => {
+        if (how === 'forget') handler.forget('vmi-1');
+        else void handler.stop();
+      });
+      handler.onFailure(failure(1));
+      clock.advance(1000);
+      await settle();
+      expect([how, writes.count('getPod'), writes.count('deletePod')]).toEqual([how, 1, 0]);
+      await handler.stop();
+    }
+  });
+
+  it('reads the VMI and pod fresh from the API: a stale cache never deletes a migrated, moved or replaced VMI', async () => {
+    const cases: [string, (w: FakeWrites) => void, 'held' | 'done'][] = [
+      [
+        'migrating',
+        (w) => w.addVmi('ns', 'vm1', 'vmi-1', 'node-a', { migrationState: { startTimestamp: 't' } }),
+        'held',
+      ],
+      [
+        'paused',
+        (w) => w.addVmi('ns', 'vm1', 'vmi-1', 'node-a', { conditions: [{ type: 'Paused', status: 'True' }] }),
+        'held',
+      ],
+      ['moved', (w) => w.addVmi('ns', 'vm1', 'vmi-1', 'node-b'), 'done'],
+      ['replaced', (w) => w.addVmi('ns', 'vm1', 'vmi-other'), 'done'],
+      [
+        'deleted',
+        (w) =>
+          w.vmis.set('ns/vm1', {
+            metadata: { name: 'vm1', namespace: 'ns', uid: 'vmi-1', deletionTimestamp: 't' },
+            status: { nodeName: 'node-a', phase: 'Running' },
+          }),
+        'done',
+      ],
+      ['pod on another node', (w) => w.addPod('ns', 'virt-launcher-vm1-x', 'pod-1', [], 'node-b'), 'done'],
+    ];
+    expect(cases.length).toBeGreaterThan(0);
+    for (const [name, arrange, phase] of cases) {
+      const { clock, writes, handler } = setup();
+      writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+      writes.addVmi('ns', 'vm1', 'vmi-1');
+      arrange(writes);
+      handler.onFailure(failure(1));
+      clock.advance(1000);
+      await settle();
+      expect([name, writes.count('deletePod'), handler.pending()[0]?.phase]).toEqual([name, 0, phase]);
+      expect(writes.count('getVmi')).toBeGreaterThan(0);
+      await handler.stop();
+    }
+  });
+
+  it('a VMI held for migration is stopped once the fresh read shows it settled and still failing', async () => {
+    const { clock, writes, handler } = setup();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    writes.addVmi('ns', 'vm1', 'vmi-1', 'node-a', { migrationState: { startTimestamp: 't' } });
+    handler.onFailure(failure(1));
+    clock.advance(1000);
+    await settle();
+    expect(writes.count('deletePod')).toBe(0);
+    writes.addVmi('ns', 'vm1', 'vmi-1', 'node-a', {
+      migrationState: { startTimestamp: 't', endTimestamp: 'u', completed: true },
+    });
+    clock.advance(60_000);
+    await settle();
+    expect(writes.count('deletePod')).toBe(1);
+    await handler.stop();
+  });
+
+  it('fresh checks (table)', () => {
+    const ref = { namespace: 'ns', name: 'vm1', uid: 'u1' };
+    const v = (status: object, meta: object = {}) => ({
+      metadata: { name: 'vm1', namespace: 'ns', uid: 'u1', ...meta },
+      status: { nodeName: 'n1', phase: 'Running', ...status },
+    });
+    const vmiTable: [string, Parameters<typeof checkFreshVmi>[0], string][] = [
+      ['running here', v({}), 'ok'],
+      ['404', undefined, 'gone'],
+      ['other uid', v({}, { uid: 'u2' }), 'gone'],
+      ['terminating', v({}, { deletionTimestamp: 't' }), 'gone'],
+      ['other node', v({ nodeName: 'n2' }), 'gone'],
+      ['Failed', v({ phase: 'Failed' }), 'gone'],
+      ['paused', v({ conditions: [{ type: 'Paused', status: 'True' }] }), 'wait'],
+      ['migrating', v({ migrationState: { startTimestamp: 't' } }), 'wait'],
+      ['migration done', v({ migrationState: { startTimestamp: 't', completed: true } }), 'ok'],
+      ['Scheduling', v({ phase: 'Scheduling' }), 'wait'],
+    ];
+    for (const [name, vmi, want] of vmiTable)
+      expect([name, checkFreshVmi(vmi, ref, 'n1').verdict]).toEqual([name, want]);
+    const pref = { namespace: 'ns', name: 'p', uid: 'p1' };
+    const p = (meta: object, nodeName = 'n1') => ({
+      metadata: { name: 'p', uid: 'p1', ...meta },
+      spec: { nodeName },
+    });
+    const podTable: [string, Parameters<typeof checkFreshPod>[0], string][] = [
+      ['here', p({}), 'ok'],
+      ['404', undefined, 'gone'],
+      ['other uid', p({ uid: 'p2' }), 'gone'],
+      ['terminating', p({ deletionTimestamp: 't' }), 'gone'],
+      ['other node', p({}, 'n2'), 'gone'],
+    ];
+    for (const [name, pod, want] of podTable)
+      expect([name, checkFreshPod(pod, pref, 'n1').verdict]).toEqual([name, want]);
+  });
+
+  it('item 9: the handler forgets a VMI in its EventRecorder when the VMI recovers or is forgotten', async () => {
+    const { clock, writes, handler, events } = setup();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    writes.addPod('ns', 'virt-launcher-vm2-x', 'pod-2');
+    handler.onFailure(failure(1));
+    handler.onFailure(failure(2));
+    clock.advance(1000);
+    await settle();
+    expect(writes.count('createEvent')).toBe(2);
+    expect(events.trackedVmis).toBe(2);
+    handler.onRecovery('vmi-1');
+    handler.forget('vmi-2');
+    expect(events.trackedVmis).toBe(0);
+    await handler.stop();
   });
 });

@@ -1,14 +1,15 @@
+import { describe, expect, it } from 'vitest';
 import {
   applyResult,
-  FakeClock,
-  initialProbeState,
+  judgeStall,
   type ProbeOutcome,
   type ProbeResult,
   ProbeWorker,
   type ProbeWorkerOptions,
+  STALL_GRACE_MS,
   thresholdStart,
-} from '@vmprobe/agent';
-import { describe, expect, it } from 'vitest';
+} from '../src/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const outcome = (result: ProbeResult): ProbeOutcome => ({
   result,
@@ -46,6 +47,7 @@ function setup(extra: Partial<ProbeWorkerOptions> = {}) {
   const worker = new ProbeWorker({
     kind: 'readiness',
     attempt: s.attempt,
+    initialState: 'failure',
     periodMs: 10_000,
     successThreshold: 1,
     failureThreshold: 3,
@@ -87,18 +89,43 @@ describe('threshold state machine', () => {
       expect([r, step.next.state, step.changed]).toEqual([r, want, changed]);
       st = step.next;
     }
-    expect(st).toEqual({ state: 'failure', consecutiveSuccesses: 0, consecutiveFailures: 4 });
+    expect(st).toEqual({
+      state: 'failure',
+      consecutiveSuccesses: 0,
+      consecutiveFailures: 4,
+      confirmed: true,
+    });
   });
 
-  it('starts like the kubelet: liveness success, readiness failure, startup unknown', () => {
-    expect(['liveness', 'readiness', 'startup'].map((k) => initialProbeState(k as 'liveness'))).toEqual([
-      'success',
-      'failure',
-      'unknown',
-    ]);
-    expect(
-      applyResult(thresholdStart('unknown'), 'failure', { successThreshold: 1, failureThreshold: 1 }).changed,
-    ).toBe(true);
+  it('the first confirmed verdict is a change whatever the provisional starting state (table)', () => {
+    const one = { successThreshold: 1, failureThreshold: 1 };
+    const table: [string, ProbeResult[], boolean[]][] = [
+      // start, results, changed after each
+      ['failure', ['failure', 'failure'], [true, false]],
+      ['success', ['success', 'success'], [true, false]],
+      ['unknown', ['failure'], [true]],
+      ['failure', ['unknown', 'unknown', 'failure'], [false, false, true]],
+      ['failure', ['success', 'failure', 'failure'], [true, true, false]],
+    ];
+    expect(table.length).toBeGreaterThan(0);
+    for (const [start, results, want] of table) {
+      let st = thresholdStart(start as 'failure');
+      const got = results.map((r) => {
+        const step = applyResult(st, r, one);
+        st = step.next;
+        return step.changed;
+      });
+      expect([start, results, got]).toEqual([start, results, want]);
+    }
+    // With thresholds above 1 the verdict waits for the threshold.
+    let st = thresholdStart('failure');
+    const t3 = { successThreshold: 1, failureThreshold: 3 };
+    const changes = (['failure', 'failure', 'failure', 'failure'] as ProbeResult[]).map((r) => {
+      const step = applyResult(st, r, t3);
+      st = step.next;
+      return step.changed;
+    });
+    expect(changes).toEqual([false, false, true, false]);
   });
 });
 
@@ -163,6 +190,7 @@ describe('ProbeWorker', () => {
     await answer('failure');
     expect(results.map((r) => r.o.result)).toEqual(['success', 'failure', 'failure', 'failure', 'failure']);
     expect(transitions).toEqual(['failure->success', 'success->failure']);
+    expect(results.length).toBeGreaterThan(0);
     expect(results.every((r) => r.lag === 0)).toBe(true);
     // A blocked event loop: the timer fires 250 ms late and the lag says so.
     clock.jump(10_250);
@@ -172,13 +200,16 @@ describe('ProbeWorker', () => {
     worker.stop();
   });
 
-  it('starts from an injected state: no transition when the first result agrees', async () => {
+  it('starts from an injected state: its first verdict is reported once even when it agrees', async () => {
     const { clock, worker, transitions, answer } = setup({ initialState: 'success' });
     expect(worker.state).toBe('success');
     worker.start();
     clock.runDue();
     await answer('success');
-    expect(transitions).toEqual([]);
+    expect(transitions).toEqual(['success->success']);
+    clock.advance(10_000);
+    await answer('success');
+    expect(transitions).toEqual(['success->success']);
     worker.stop();
   });
 
@@ -188,6 +219,7 @@ describe('ProbeWorker', () => {
     const worker = new ProbeWorker({
       kind: 'readiness',
       attempt: () => Promise.reject(new Error('boom')),
+      initialState: 'failure',
       periodMs: 1000,
       successThreshold: 1,
       failureThreshold: 1,
@@ -208,23 +240,60 @@ describe('ProbeWorker', () => {
     worker.stop();
   });
 
-  it('a closed gate skips attempts; kick() probes at once when it opens', async () => {
-    let open = false;
-    const { clock, s, worker, results } = setup({ gate: () => open });
+  it('a timeout that fired well past its deadline (agent stall) is unknown, not a failure', async () => {
+    const clock = new FakeClock(0);
+    const seen: ProbeOutcome[] = [];
+    const transitions: string[] = [];
+    const timeout = (durationMs: number): ProbeOutcome => ({
+      result: 'failure',
+      reason: 'ProbeTimeout',
+      message: 'dial tcp 10.0.0.1:80: i/o timeout',
+      timings: { startedAt: 0, durationMs },
+    });
+    const durations = [1000 + STALL_GRACE_MS + 500, 1004];
+    const worker = new ProbeWorker({
+      kind: 'liveness',
+      attempt: async () => timeout(durations.shift() ?? 1000),
+      initialState: 'success',
+      periodMs: 1000,
+      timeoutMs: 1000,
+      successThreshold: 1,
+      failureThreshold: 1,
+      jitter: false,
+      clock,
+      onResult: (o) => seen.push(o),
+      onTransition: (a, b) => transitions.push(`${a}->${b}`),
+    });
     worker.start();
-    clock.advance(0);
-    clock.advance(30_000);
-    expect(s.pending).toHaveLength(0);
-    expect(results).toHaveLength(0);
-    expect(worker.nextDueAt).toBe(40_000);
-    open = true;
-    worker.kick();
-    expect(worker.nextDueAt).toBe(30_000);
     clock.runDue();
-    expect(s.pending).toHaveLength(1);
-    worker.kick(); // no-op while in flight
-    expect(clock.pendingCount()).toBe(0);
+    await worker.settled();
+    expect(seen[0]).toMatchObject({ result: 'unknown', reason: 'ProbeError' });
+    expect(seen[0]?.message).toMatch(/event loop was blocked/);
+    expect(transitions).toEqual([]);
+    // A timeout that fired on time is the VM's failure.
+    clock.advance(1000);
+    await worker.settled();
+    expect(seen[1]).toMatchObject({ result: 'failure', reason: 'ProbeTimeout' });
+    expect(transitions).toEqual(['success->failure']);
     worker.stop();
+  });
+
+  it('judgeStall leaves everything but a late timeout alone (table)', () => {
+    const o = (reason: string, durationMs: number): ProbeOutcome => ({
+      result: 'failure',
+      reason,
+      message: 'm',
+      timings: { startedAt: 0, durationMs },
+    });
+    const table: [ProbeOutcome, number | undefined, string][] = [
+      [o('ProbeTimeout', 1000), 1000, 'failure'],
+      [o('ProbeTimeout', 1000 + STALL_GRACE_MS), 1000, 'failure'],
+      [o('ProbeTimeout', 1001 + STALL_GRACE_MS), 1000, 'unknown'],
+      [o('ProbeTimeout', 60_000), undefined, 'failure'],
+      [o('ProbeFailed', 60_000), 1000, 'failure'],
+    ];
+    expect(table.length).toBeGreaterThan(0);
+    for (const [outcome, timeoutMs, want] of table) expect(judgeStall(outcome, timeoutMs).result).toBe(want);
   });
 
   it('stop() aborts the in-flight attempt, leaves no timer, fires nothing after, and is idempotent', async () => {
@@ -242,7 +311,6 @@ describe('ProbeWorker', () => {
     expect(transitions).toHaveLength(0);
     expect(clock.pendingCount()).toBe(0);
     worker.start();
-    worker.kick();
     expect(clock.pendingCount()).toBe(0);
     // Stopping while only a timer is pending clears it.
     const other = setup();

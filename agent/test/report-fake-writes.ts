@@ -2,6 +2,7 @@
 // conditions and Events like the API would, records every call, and injects failures per method
 // (a queue of ApiWriteErrors), a "drop" mode (200 with the old object: a webhook revert), and a
 // gate that holds calls in flight until the test releases them.
+
 import {
   ApiWriteError,
   type ApiWriteErrorCode,
@@ -11,7 +12,8 @@ import {
   type PodConditionRead,
   type PodStatusRead,
   type ProbeStatusObject,
-} from '../src/kube/writes.js';
+} from '../src/kube/api.js';
+import type { PodObject, VmiObject } from '../src/model/objects.js';
 
 export type Method = keyof KubeWrites;
 
@@ -22,7 +24,9 @@ export function apiError(code: ApiWriteErrorCode, status: number, retryAfterSeco
 export class FakeWrites implements KubeWrites {
   readonly calls: { method: Method; args: unknown[] }[] = [];
   readonly statuses = new Map<string, ProbeStatusObject>();
-  readonly pods = new Map<string, { uid: string; conditions: PodConditionRead[] }>();
+  readonly pods = new Map<string, { uid: string; conditions: PodConditionRead[]; nodeName?: string }>();
+  /** VMIs as a fresh GET returns them (the liveness action's pre-delete check). */
+  readonly vmis = new Map<string, VmiObject>();
   readonly events = new Map<string, EventObject>();
   readonly deleted: { kind: 'pod' | 'vmi'; namespace: string; name: string; uid: string; grace?: number }[] =
     [];
@@ -31,6 +35,8 @@ export class FakeWrites implements KubeWrites {
   readonly drop = new Set<Method>();
   /** When set, every call waits for it before acting. */
   gate: Promise<void> | undefined;
+  /** Runs inside a call of that method, before it acts (e.g. a recovery during the Killing Event). */
+  readonly during = new Map<Method, () => void | Promise<void>>();
   inFlight = 0;
   maxInFlight = 0;
   private seq = 0;
@@ -44,11 +50,41 @@ export class FakeWrites implements KubeWrites {
   }
 
   writeCount(): number {
-    return this.calls.filter((c) => c.method !== 'listProbeStatuses' && c.method !== 'getProbeStatus').length;
+    return this.calls.filter(
+      (c) => !['listProbeStatuses', 'getProbeStatus', 'getVmi', 'getPod'].includes(c.method),
+    ).length;
   }
 
-  addPod(namespace: string, name: string, uid: string, conditions: PodConditionRead[] = []): void {
-    this.pods.set(`${namespace}/${name}`, { uid, conditions });
+  addPod(
+    namespace: string,
+    name: string,
+    uid: string,
+    conditions: PodConditionRead[] = [],
+    nodeName = 'node-a',
+  ): void {
+    this.pods.set(`${namespace}/${name}`, { uid, conditions, nodeName });
+  }
+
+  /** A VMI the API holds (Running on `nodeName`; `status` merged over that). */
+  addVmi(namespace: string, name: string, uid: string, nodeName = 'node-a', status: object = {}): void {
+    this.vmis.set(`${namespace}/${name}`, {
+      metadata: { namespace, name, uid },
+      status: { nodeName, phase: 'Running', ...status },
+    });
+  }
+
+  async getVmi(namespace: string, name: string): Promise<VmiObject> {
+    await this.enter('getVmi', [namespace, name]);
+    const v = this.vmis.get(`${namespace}/${name}`);
+    if (!v) throw apiError('NotFound', 404);
+    return structuredClone(v);
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodObject> {
+    await this.enter('getPod', [namespace, name]);
+    const p = this.pods.get(`${namespace}/${name}`);
+    if (!p) throw apiError('NotFound', 404);
+    return { metadata: { namespace, name, uid: p.uid }, spec: { nodeName: p.nodeName ?? 'node-a' } };
   }
 
   private async enter(method: Method, args: unknown[]): Promise<void> {
@@ -57,6 +93,7 @@ export class FakeWrites implements KubeWrites {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       if (this.gate) await this.gate;
+      await this.during.get(method)?.();
     } finally {
       this.inFlight--;
     }
@@ -102,6 +139,7 @@ export class FakeWrites implements KubeWrites {
     const o = this.statuses.get(`${namespace}/${name}`);
     if (!o) throw apiError('NotFound', 404);
     if (!this.drop.has('patchProbeStatusMetadata')) {
+      o.metadata.resourceVersion = String(Number(o.metadata.resourceVersion ?? '0') + 1);
       if (metadata.labels) o.metadata.labels = { ...o.metadata.labels, ...metadata.labels };
       if (metadata.ownerReferences) o.metadata.ownerReferences = metadata.ownerReferences;
     }
@@ -112,11 +150,15 @@ export class FakeWrites implements KubeWrites {
     namespace: string,
     name: string,
     status: Parameters<KubeWrites['patchProbeStatusStatus']>[2],
+    resourceVersion?: string,
   ): Promise<ProbeStatusObject> {
     await this.enter('patchProbeStatusStatus', [namespace, name, structuredClone(status)]);
     const o = this.statuses.get(`${namespace}/${name}`);
     if (!o) throw apiError('NotFound', 404);
+    if (resourceVersion !== undefined && resourceVersion !== o.metadata.resourceVersion)
+      throw apiError('Conflict', 409);
     if (!this.drop.has('patchProbeStatusStatus')) {
+      o.metadata.resourceVersion = String(Number(o.metadata.resourceVersion ?? '0') + 1);
       const next: Record<string, unknown> = { ...(o.status ?? {}) };
       for (const [k, v] of Object.entries(status)) {
         if (v === null) delete next[k];
@@ -189,6 +231,9 @@ export class FakeWrites implements KubeWrites {
 
   async deleteVmi(namespace: string, name: string, uid: string): Promise<DeleteResult> {
     await this.enter('deleteVmi', [namespace, name, uid]);
+    const v = this.vmis.get(`${namespace}/${name}`);
+    if (v && v.metadata?.uid !== uid) throw apiError('Conflict', 409);
+    this.vmis.delete(`${namespace}/${name}`);
     this.deleted.push({ kind: 'vmi', namespace, name, uid });
     return { uid };
   }

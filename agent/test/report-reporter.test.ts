@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../src/fake-clock.js';
+import { backoffDelay } from '../src/backoff.js';
 import { noopObserver } from '../src/observer.js';
-import { backoffDelay } from '../src/report/backoff.js';
 import { RateLimiterAbortedError, TokenBucket } from '../src/report/rate-limit.js';
 import { ApiReporter, type ApiReporterOptions } from '../src/report/reporter.js';
 import type { ProbeConditionReport, VmiProbeReport } from '../src/report/types.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { apiError, FakeWrites, settle } from './report-fake-writes.js';
 
 const NODE = 'node-a';
@@ -311,12 +311,14 @@ describe('ApiReporter', () => {
         ],
       },
     });
+    writes.addVmi('ns', 'vm1', vmi.uid, NODE); // the VMI's status.nodeName says: here
     reporter.update(report([ready('True')]));
     await settle();
     expect(writes.calls.map((c) => c.method)).toEqual([
       'patchPodCondition',
       'createProbeStatus',
       'getProbeStatus',
+      'getVmi',
       'patchProbeStatusMetadata',
       'patchProbeStatusStatus',
     ]);
@@ -324,6 +326,75 @@ describe('ApiReporter', () => {
     expect(obj.metadata.labels?.['vmprobe.io/node']).toBe(NODE);
     expect(obj.metadata.ownerReferences?.[0]?.uid).toBe(vmi.uid);
     await reporter.stop();
+  });
+
+  it('handover (item 6): an agent whose VMI is not on its node (fresh status.nodeName) never writes the VMIProbeStatus', async () => {
+    const { writes, reporter } = setup();
+    writes.statuses.set('ns/vm1', {
+      apiVersion: 'vmprobe.io/v1alpha1',
+      kind: 'VMIProbeStatus',
+      metadata: {
+        name: 'vm1',
+        namespace: 'ns',
+        resourceVersion: '5',
+        labels: { 'vmprobe.io/node': 'node-b' },
+        ownerReferences: [
+          { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', name: 'vm1', uid: vmi.uid },
+        ],
+      },
+      status: { nodeName: 'node-b', vmiUID: vmi.uid, conditions: [] },
+    });
+    writes.addVmi('ns', 'vm1', vmi.uid, 'node-b'); // the API says node-b; this agent's watch is stale
+    reporter.update(report([ready('True')]));
+    await settle();
+    expect(writes.count('getVmi')).toBe(1);
+    expect(writes.count('patchProbeStatusMetadata')).toBe(0);
+    expect(writes.count('patchProbeStatusStatus')).toBe(0);
+    expect(writes.statuses.get('ns/vm1')?.metadata.labels?.['vmprobe.io/node']).toBe('node-b');
+    await reporter.stop();
+  });
+
+  it('handover (item 6): two agents that both believe the VMI is theirs do not fight; status.nodeName decides', async () => {
+    const clock = new FakeClock();
+    const writes = new FakeWrites();
+    writes.addPod(pod.namespace, pod.name, pod.uid);
+    writes.addVmi('ns', 'vm1', vmi.uid, 'node-a'); // before the migration
+    const mk = (nodeName: string) =>
+      new ApiReporter({
+        writes,
+        nodeName,
+        clock,
+        random: () => 0,
+        observer: noopObserver,
+        heartbeatIntervalMs: 0,
+      });
+    const a = mk('node-a');
+    const b = mk('node-b');
+    a.update(report([ready('True')], { nodeName: 'node-a', launcherPods: [] }));
+    await settle();
+    expect(writes.statuses.get('ns/vm1')?.metadata.labels?.['vmprobe.io/node']).toBe('node-a');
+    // The migration completes: the VMI's status.nodeName is node-b. A's watch has not seen it yet.
+    writes.addVmi('ns', 'vm1', vmi.uid, 'node-b');
+    b.update(report([ready('True', 'ProbeSucceeded', 'from b')], { nodeName: 'node-b', launcherPods: [] }));
+    await settle();
+    const afterB = structuredClone(writes.statuses.get('ns/vm1'));
+    expect(afterB?.metadata.labels?.['vmprobe.io/node']).toBe('node-b');
+    expect(afterB?.status?.nodeName).toBe('node-b');
+    // A (stale) reports again, several times: its status patch meets a 409 (the object changed),
+    // it re-reads, sees node-b, checks the VMI fresh and stops writing.
+    for (let i = 0; i < 3; i++) {
+      a.update(
+        report([ready('False', 'ProbeFailed', `stale ${i}`)], { nodeName: 'node-a', launcherPods: [] }),
+      );
+      await settle();
+      clock.advance(60_000);
+      await settle();
+    }
+    const final = writes.statuses.get('ns/vm1');
+    expect(final?.metadata.labels?.['vmprobe.io/node']).toBe('node-b');
+    expect(final?.status).toEqual(afterB?.status);
+    await a.stop();
+    await b.stop();
   });
 
   it('detects a silently dropped write (200, nothing stored), never reports it as success, and retries', async () => {

@@ -1,6 +1,6 @@
 import { resolveProbe } from '@vmprobe/shared';
 import { describe, expect, it } from 'vitest';
-import type { PodObject, VmiObject } from '../src/discovery/types.js';
+import type { PodObject, VmiObject } from '../src/model/objects.js';
 import {
   InvalidCidrError,
   launcherPodsOf,

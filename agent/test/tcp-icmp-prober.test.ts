@@ -1,5 +1,7 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { isTargetError } from '@vmprobe/agent/probers/icmp';
 import { closeIcmpSessions, openIcmpSessionCount, probeIcmp, probeTcp } from '@vmprobe/agent/probers/index';
+import { agentFaultText } from '@vmprobe/agent/probers/outcome';
 import type { TcpCloseMode } from '@vmprobe/agent/probers/tcp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countTimeWait, isRoot } from './helpers/servers.js';
@@ -95,6 +97,56 @@ describe('icmp prober', () => {
     // A later attempt reopens the session.
     expect((await probeIcmp({ type: 'icmp', host: '127.0.0.1' }, { timeoutMs: 1000 })).result).toBe(
       'success',
+    );
+  });
+
+  it.skipIf(!isRoot)(
+    "the agent's ICMP socket failing under in-flight echoes is unknown, not a failure",
+    async () => {
+      // 198.51.100.1 (TEST-NET-2) does not answer: the echoes are in flight when the session closes.
+      const pending = Array.from({ length: 5 }, () =>
+        probeIcmp({ type: 'icmp', host: '198.51.100.1' }, { timeoutMs: 30_000 }),
+      );
+      expect(openIcmpSessionCount()).toBe(1);
+      closeIcmpSessions();
+      const outs = await Promise.all(pending);
+      expect(outs).toHaveLength(5);
+      for (const o of outs) {
+        expect(o).toMatchObject({ result: 'unknown', reason: 'ProbeError' });
+        expect(o.message).toMatch(
+          /^not counted: ICMP echo to 198\.51\.100\.1 could not run: the agent's ICMP socket failed/,
+        );
+      }
+    },
+  );
+
+  it("classifies errors: target errors fail, the agent's own socket errors are unknown (table)", () => {
+    const named = (name: string) => Object.assign(new Error(name), { name });
+    const coded = (code: string) => Object.assign(new Error(code), { code });
+    const icmp: [Error, boolean][] = [
+      [named('DestinationUnreachableError'), true],
+      [named('RequestTimedOutError'), true],
+      [named('TimeExceededError'), true],
+      [coded('EHOSTUNREACH'), true],
+      [new Error('Socket closed'), false],
+      [coded('ENOBUFS'), false],
+      [coded('EMFILE'), false],
+    ];
+    for (const [err, target] of icmp)
+      expect([err.message, isTargetError(err)]).toEqual([err.message, target]);
+    const sock: [string, boolean][] = [
+      ['EMFILE', true],
+      ['ENFILE', true],
+      ['ENOBUFS', true],
+      ['ENOMEM', true],
+      ['ECONNREFUSED', false],
+      ['ETIMEDOUT', false],
+      ['EHOSTUNREACH', false],
+    ];
+    for (const [code, fault] of sock)
+      expect([code, agentFaultText(coded(code), 'x') !== undefined]).toEqual([code, fault]);
+    expect(agentFaultText(coded('EMFILE'), 'TCP connect to 10.0.0.1:80')).toBe(
+      'not counted: TCP connect to 10.0.0.1:80 could not run: the agent is out of file descriptors (EMFILE)',
     );
   });
 

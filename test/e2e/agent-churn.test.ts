@@ -2,7 +2,7 @@
 // them is gone afterwards — the process's active handles (timers, sockets, servers) return to the
 // baseline taken before the churn, and the agent holds no probe.
 import type { Agent } from '@vmprobe/agent/agent';
-import { createKubeWrites } from '@vmprobe/agent/kube/writes';
+import { createKubeWrites } from '@vmprobe/agent/kube/api';
 import { ApiReporter } from '@vmprobe/agent/report/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';

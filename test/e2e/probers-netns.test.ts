@@ -3,15 +3,23 @@
 // firewall, then with its link down. The requirement: every timeout is honoured to within
 // ~100 ms — a dropped target fails at its deadline, never later.
 import { closeIcmpSessions, type ProbeOutcome, type ProbeTarget, runProbe } from '@vmprobe/agent';
-import { isRoot, type SimVm, startVmSimulator, type VmSimulator } from '@vmprobe/test/vmsim/index';
+import {
+  blackholeUnavailable,
+  logSkip,
+  netnsUnavailable,
+  type SimVm,
+  startVmSimulator,
+  type VmSimulator,
+} from '@vmprobe/test/vmsim/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const TIMEOUT_MS = 1000;
 const SLACK_MS = 100;
 
-if (!isRoot) console.log('probers-netns: skipped — creating network namespaces needs root');
+const unavailable = netnsUnavailable ?? blackholeUnavailable;
+logSkip('probers-netns', unavailable);
 
-describe.skipIf(!isRoot)('probers against a network namespace', () => {
+describe.skipIf(unavailable !== undefined)('probers against a network namespace', () => {
   let sim: VmSimulator | undefined;
   let vm: SimVm;
   const targets = (): Record<string, ProbeTarget> => ({

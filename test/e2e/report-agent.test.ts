@@ -109,6 +109,7 @@ describe('reporting', () => {
     expect(podPatches.length).toBeGreaterThan(0);
     for (const r of podPatches) expect(r.contentType).toMatch(/^application\/strategic-merge-patch\+json/);
     const statusPatches = mine.filter((r) => r.resource === 'vmiprobestatuses' && r.subresource === 'status');
+    expect(statusPatches.length).toBeGreaterThan(0);
     for (const r of statusPatches) expect(r.contentType).toMatch(/^application\/merge-patch\+json/);
     expect(mine.filter((r) => r.status >= 400)).toEqual([]);
   });

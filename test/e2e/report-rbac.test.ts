@@ -2,7 +2,7 @@
 // taken away breaks exactly the call that needs it, and the agent's other writes go on. The role is
 // edited at run time through the API as admin; the emulator enforces it for the agent identity.
 import { RbacAuthorizationV1Api, type V1ClusterRole, type V1PolicyRule } from '@kubernetes/client-node';
-import { createKubeWrites } from '@vmprobe/agent/kube/writes';
+import { createKubeWrites } from '@vmprobe/agent/kube/api';
 import { ApiReporter } from '@vmprobe/agent/report/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';

@@ -10,7 +10,7 @@ import {
 } from '../src/cluster.js';
 import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import { httpStatus } from '../src/vmsim/clients.js';
-import { isRoot } from '../src/vmsim/index.js';
+import { logSkip, netnsUnavailable } from '../src/vmsim/index.js';
 
 const started: TestCluster[] = [];
 
@@ -61,9 +61,9 @@ describe('with RBAC enforced', () => {
 });
 
 describe('VMs in network namespaces (root)', () => {
-  if (!isRoot) console.log('skipping netns-mode KubeVirt tests: they need root (CI runs as root)');
+  logSkip('netns-mode KubeVirt tests', netnsUnavailable);
 
-  it.skipIf(!isRoot)(
+  it.skipIf(netnsUnavailable !== undefined)(
     'a seed VMI runs on its namespace address; pause makes it unreachable, unpause restores it',
     async () => {
       const cluster = await startCluster({ vmsimMode: 'netns' });

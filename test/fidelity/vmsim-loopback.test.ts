@@ -2,7 +2,14 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AddressPool } from '../src/vmsim/address-pool.js';
 import { httpGet, tcpConnect } from '../src/vmsim/clients.js';
-import { isRoot, REQUEST_LOG_SIZE, startVmSimulator, type VmSimulator } from '../src/vmsim/index.js';
+import {
+  blackholeUnavailable,
+  isRoot,
+  logSkip,
+  REQUEST_LOG_SIZE,
+  startVmSimulator,
+  type VmSimulator,
+} from '../src/vmsim/index.js';
 
 // net-ping (the agent's ICMP library) as an independent ICMP client; vitest runs files in forks.
 const require = createRequire(import.meta.url);
@@ -212,8 +219,8 @@ describe('VM simulator, loopback mode', () => {
     await expect(vm.setBehaviour({ kind: 'blackhole' })).rejects.toMatchObject({ code: 'ERR_NEEDS_ROOT' });
   });
 
-  if (!isRoot) console.log('vmsim loopback: not root, skipping the iptables/nft blackhole test');
-  it.skipIf(!isRoot)(
+  logSkip('vmsim loopback blackhole (root) test', blackholeUnavailable);
+  it.skipIf(blackholeUnavailable !== undefined)(
     'blackhole (root): connects time out, pings go unanswered, healthy restores',
     async () => {
       const vm = await sim.createVm('bh', { tcpPorts: [7002] });

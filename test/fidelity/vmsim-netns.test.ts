@@ -5,7 +5,14 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet, tcpConnect } from '../src/vmsim/clients.js';
-import { isRoot, startVmSimulator, type VmSimulator } from '../src/vmsim/index.js';
+import {
+  blackholeUnavailable,
+  isRoot,
+  logSkip,
+  netnsUnavailable,
+  startVmSimulator,
+  type VmSimulator,
+} from '../src/vmsim/index.js';
 import { instanceLeftovers } from '../src/vmsim/netns.js';
 import { runSync } from '../src/vmsim/run.js';
 
@@ -28,8 +35,8 @@ function ping(ip: string, timeoutMs = 1000): Promise<string> {
   });
 }
 
-if (!isRoot)
-  console.log('vmsim netns: not root, skipping the network-namespace tests (CI runs them as root)');
+const unavailable = netnsUnavailable ?? blackholeUnavailable;
+logSkip('vmsim netns (root) tests', unavailable);
 
 describe.skipIf(isRoot)('VM simulator, netns mode without root', () => {
   it('rejects with ERR_NEEDS_ROOT', async () => {
@@ -37,7 +44,7 @@ describe.skipIf(isRoot)('VM simulator, netns mode without root', () => {
   });
 });
 
-describe.skipIf(!isRoot)('VM simulator, netns mode (root)', () => {
+describe.skipIf(unavailable !== undefined)('VM simulator, netns mode (root)', () => {
   let sim: VmSimulator;
   beforeAll(async () => {
     sim = await startVmSimulator({ mode: 'netns' });

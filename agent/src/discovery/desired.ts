@@ -3,11 +3,11 @@
 // (InvalidProbe, UnsupportedProbe, NoTargetAddress). Stateful concerns — startup gating, liveness
 // suspension, starting states — belong to the manager.
 import { type ProbeKind, probesOfVmi, REASON, type ResolvedProbe, resolveVmiProbes } from '@vmprobe/shared';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import type { HandlerType } from '../observer.js';
 import type { ProbeTarget } from '../probers/types.js';
 import type { ConditionStatus } from '../report/types.js';
 import { type AddressPolicy, resolveTarget } from '../targets/index.js';
-import type { PodObject, VmiObject } from './types.js';
 
 export type DesiredProbe = {
   kind: ProbeKind;

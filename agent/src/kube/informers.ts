@@ -24,10 +24,12 @@ import {
   LAUNCHER_LABEL_VALUE,
   VMI_PLURAL,
 } from '@vmprobe/shared';
+import { type BackoffPolicy, backoffDelay } from '../backoff.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
-import type { PodObject, VmiObject } from '../discovery/types.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, withDeadline } from './deadline.js';
 
 export interface WatcherHandlers<T> {
   add?(obj: T): void;
@@ -37,12 +39,7 @@ export interface WatcherHandlers<T> {
   synced?(): void;
 }
 
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
 export interface ResourceWatcherOptions<T> {
   kubeConfig: KubeConfig;
@@ -57,7 +54,7 @@ export interface ResourceWatcherOptions<T> {
   observer?: AgentObserver;
   logger?: Logger;
   clock?: Clock;
-  backoff?: BackoffOptions;
+  backoff?: BackoffPolicy;
   /** Server-side watch timeout; a random value in [t, 2t) is sent so watches do not align. */
   watchTimeoutSeconds?: number;
   /** Random source for jitter (tests pin it). */
@@ -86,18 +83,12 @@ function isAbortError(err: unknown): boolean {
   );
 }
 
-/** Exponential backoff with jitter: attempt n waits a random time in [d/2, d], d = min(max, initial·2ⁿ). */
-export function backoffDelay(attempt: number, opts: BackoffOptions, random: () => number): number {
-  const d = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt, 30));
-  return Math.round(d / 2 + (random() * d) / 2);
-}
-
 export class ResourceWatcher<T> {
   private readonly handlers = new Set<WatcherHandlers<T>>();
   private readonly observer: AgentObserver;
   private readonly logger: Logger;
   private readonly clock: Clock;
-  private readonly backoff: BackoffOptions;
+  private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
   private listWatch: ListWatch<T & KubernetesObject> | undefined;
   private running = false;
@@ -309,7 +300,7 @@ export class ResourceWatcher<T> {
     if (this.restartTimer) return; // a restart is already scheduled
     const code = errorCode(err);
     const reason = isAbortError(err) ? 'closed' : 'error';
-    const delay = backoffDelay(this.attempt, this.backoff, this.random);
+    const delay = backoffDelay(this.backoff, this.attempt + 1, this.random);
     this.attempt++;
     this.observer.watchRestart(this.opts.resource, reason);
     this.logger[this.attempt > 3 ? 'warn' : 'info'](
@@ -328,7 +319,10 @@ export class ResourceWatcher<T> {
 export type NodeWatcherDeps = Pick<
   ResourceWatcherOptions<unknown>,
   'observer' | 'logger' | 'clock' | 'backoff' | 'watchTimeoutSeconds' | 'random'
->;
+> & {
+  /** Deadline of each list request (default 30 s, deadline.ts); a list past it fails and is retried. */
+  requestTimeoutMs?: number;
+};
 
 function depsOf(
   d: NodeWatcherDeps,
@@ -358,12 +352,15 @@ export function createVmiWatcher(
     path: `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${VMI_PLURAL}`,
     labelSelector,
     list: async () =>
-      (await api.listClusterCustomObject({
-        group: KUBEVIRT_GROUP,
-        version: KUBEVIRT_VERSION,
-        plural: VMI_PLURAL,
-        labelSelector,
-      })) as KubernetesListObject<VmiObject & KubernetesObject>,
+      (await api.listClusterCustomObject(
+        {
+          group: KUBEVIRT_GROUP,
+          version: KUBEVIRT_VERSION,
+          plural: VMI_PLURAL,
+          labelSelector,
+        },
+        withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+      )) as KubernetesListObject<VmiObject & KubernetesObject>,
   });
 }
 
@@ -384,9 +381,9 @@ export function createLauncherPodWatcher(
     labelSelector,
     fieldSelector,
     list: async () =>
-      (await api.listPodForAllNamespaces({
-        labelSelector,
-        fieldSelector,
-      })) as unknown as KubernetesListObject<PodObject & KubernetesObject>,
+      (await api.listPodForAllNamespaces(
+        { labelSelector, fieldSelector },
+        withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+      )) as unknown as KubernetesListObject<PodObject & KubernetesObject>,
   });
 }

@@ -102,6 +102,13 @@ export class KillBudget {
   }
 
   /** A kill was made at `nowMs`. */
+  /** Gives back a kill recorded at `nowMs` that did not happen (a fresh read or a recovery
+   *  stopped it before any delete). */
+  releaseKill(nowMs: number): void {
+    const i = this.kills.lastIndexOf(nowMs);
+    if (i >= 0) this.kills.splice(i, 1);
+  }
+
   recordKill(nowMs: number): void {
     this.kills.push(nowMs);
   }

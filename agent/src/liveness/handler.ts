@@ -12,21 +12,27 @@
 // kill gets a Warning `KillHeldBack` event (once per hold reason) and observer.kill(…,'held_back'),
 // and is retried when the budget allows while the probe still fails. A Normal `Killing` event
 // precedes the stop.
+// Fresh state (issue 10.5): before anything is announced or deleted the VMI is read from the API,
+// and each launcher pod right before its delete (fresh-check.ts): still the same uid, on this node,
+// not paused/migrating/terminating. After every await the handler re-checks that the VMI has not
+// recovered or been forgotten (onRecovery/forget cancel its state) and that the agent is not
+// stopping; a cancelled kill stops where it is — a recovery during the Killing event deletes nothing.
 //
 // Timers (injected Clock): one per VMI in settle/held/retry state; forget/onRecovery/stop clear them.
 import { EVENT_REASON } from '@vmprobe/shared';
+import { backoffDelay } from '../backoff.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
-import { ApiWriteError, type KubeWrites } from '../kube/writes.js';
+import { ApiWriteError, type KubeWrites } from '../kube/api.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { LivenessFailure, LivenessHandler } from '../manager/types.js';
+import type { LivenessAction } from '../model/conditions.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
-import { backoffDelay } from '../report/backoff.js';
 import { EventRecorder } from '../report/events.js';
 import { TokenBucket } from '../report/rate-limit.js';
 import { KillBudget, type KillBudgetOptions } from './budget.js';
+import { checkFreshPod, checkFreshVmi, type FreshCheck } from './fresh-check.js';
 
-export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
-export const LIVENESS_ACTIONS: readonly LivenessAction[] = ['stop-launcher', 'delete-vmi', 'none'];
+export { LIVENESS_ACTIONS, type LivenessAction } from '../model/conditions.js';
 export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
 // The contract the manager calls is the manager's (agent/src/manager/types.ts); re-exported here
@@ -153,6 +159,7 @@ export class LivenessActionHandler implements LivenessHandler {
 
   private drop(vmiUid: string): void {
     this.budget.failureEnded(vmiUid);
+    this.opts.events.forget(vmiUid);
     const st = this.states.get(vmiUid);
     if (!st) return;
     this.cancel(st);
@@ -163,6 +170,11 @@ export class LivenessActionHandler implements LivenessHandler {
     st.cancelled = true;
     if (st.timer !== undefined) this.clock.clearTimeout(st.timer);
     st.timer = undefined;
+  }
+
+  /** Still ours to act on: not recovered, not forgotten, agent not stopping (checked after every await). */
+  private live(st: KillState): boolean {
+    return !st.cancelled && !this.stopped;
   }
 
   private arm(st: KillState, ms: number): void {
@@ -193,16 +205,44 @@ export class LivenessActionHandler implements LivenessHandler {
       if (!st.cancelled && !this.stopped) this.arm(st, Math.max(1, decision.retryAtMs - now));
       return;
     }
+    // The kill is counted at once (kills decided together must see each other); given back when
+    // nothing was deleted after all.
     st.phase = 'killing';
     this.budget.recordKill(now);
+    // The informer cache may be stale: read the VMI fresh before announcing anything.
+    let check: FreshCheck;
+    try {
+      check = await this.freshVmi(st);
+    } catch (err) {
+      this.budget.releaseKill(now);
+      if (this.live(st)) this.retryLater(st, err);
+      return;
+    }
+    if (!this.live(st) || check.verdict !== 'ok') {
+      this.budget.releaseKill(now);
+      if (this.live(st) && check.verdict !== 'ok') this.notNow(st, check);
+      return;
+    }
     await this.event(
       st,
       'Normal',
       EVENT_REASON.Killing,
       `Stopping VMI: liveness probe failed: ${st.failure.message}`,
     );
+    if (!this.live(st)) {
+      this.log.info(
+        { namespace: vmi.namespace, vmi: vmi.name },
+        'recovered or stopping before the stop; nothing deleted',
+      );
+      return;
+    }
     try {
-      await this.act(st);
+      const outcome = await this.act(st);
+      if (!this.live(st) && outcome.deleted === 0) return;
+      if (outcome.check) {
+        this.notNow(st, outcome.check);
+        return;
+      }
       st.phase = 'done';
       this.observer.kill(vmi.namespace, vmi.name, this.opts.action, 'done', 'liveness_failed');
       this.log.info(
@@ -210,6 +250,8 @@ export class LivenessActionHandler implements LivenessHandler {
         'stopped VMI after liveness failure',
       );
     } catch (err) {
+      this.budget.releaseKill(now); // retried (or nothing to stop): counted when it happens
+      if (!this.live(st)) return;
       const e = err instanceof ApiWriteError ? err : undefined;
       this.observer.kill(vmi.namespace, vmi.name, this.opts.action, 'failed', e?.code ?? 'error');
       if (e?.code === 'NotFound' || (e?.code === 'Conflict' && e.status === 409)) {
@@ -218,42 +260,101 @@ export class LivenessActionHandler implements LivenessHandler {
         this.log.info({ namespace: vmi.namespace, vmi: vmi.name, code: e.code }, 'nothing to stop');
         return;
       }
-      st.attempts++;
-      const retryable = e?.retryable ?? true;
-      const delay = backoffDelay(
-        { initialMs: this.opts.retryInitialMs ?? 1000, maxMs: this.opts.retryMaxMs ?? 60_000 },
-        retryable ? st.attempts : 30,
-        this.random,
-        e?.retryAfterSeconds,
-      );
-      this.log.error(
-        {
-          namespace: vmi.namespace,
-          vmi: vmi.name,
-          err: err instanceof Error ? err.message : String(err),
-          delayMs: delay,
-        },
-        'liveness action failed; will retry',
-      );
-      st.phase = 'held';
-      st.heldReason = undefined;
-      if (!st.cancelled && !this.stopped) this.arm(st, delay);
+      this.retryLater(st, err);
     }
   }
 
-  private async act(st: KillState): Promise<void> {
-    const { vmi, launcherPods: pods } = st.failure;
+  /** A fresh check said no: done when nothing of ours is left to stop, else retried later. */
+  private notNow(st: KillState, check: Exclude<FreshCheck, { verdict: 'ok' }>): void {
+    const { vmi } = st.failure;
+    if (check.verdict === 'gone') {
+      st.phase = 'done';
+      this.log.info({ namespace: vmi.namespace, vmi: vmi.name, why: check.why }, 'nothing to stop');
+      return;
+    }
+    st.phase = 'held';
+    st.heldReason = undefined;
+    st.attempts++;
+    this.log.info(
+      { namespace: vmi.namespace, vmi: vmi.name, why: check.why },
+      'not stopping now; will re-check',
+    );
+    this.arm(st, this.retryDelay(st.attempts, undefined, true));
+  }
+
+  private retryLater(st: KillState, err: unknown): void {
+    const { vmi } = st.failure;
+    const e = err instanceof ApiWriteError ? err : undefined;
+    st.attempts++;
+    const delay = this.retryDelay(st.attempts, e?.retryAfterSeconds, e?.retryable ?? true);
+    this.log.error(
+      {
+        namespace: vmi.namespace,
+        vmi: vmi.name,
+        err: err instanceof Error ? err.message : String(err),
+        delayMs: delay,
+      },
+      'liveness action failed; will retry',
+    );
+    st.phase = 'held';
+    st.heldReason = undefined;
+    if (this.live(st)) this.arm(st, delay);
+  }
+
+  private retryDelay(attempts: number, retryAfterSeconds: number | undefined, retryable: boolean): number {
+    return backoffDelay(
+      { initialMs: this.opts.retryInitialMs ?? 1000, maxMs: this.opts.retryMaxMs ?? 60_000 },
+      retryable ? attempts : 30,
+      this.random,
+      retryAfterSeconds,
+    );
+  }
+
+  /** GET the VMI (404 = gone) and judge it. */
+  private async freshVmi(st: KillState): Promise<FreshCheck> {
+    const { vmi } = st.failure;
+    try {
+      const fresh = await this.opts.writes.getVmi(vmi.namespace, vmi.name);
+      return checkFreshVmi(fresh, vmi, st.failure.nodeName);
+    } catch (err) {
+      if (err instanceof ApiWriteError && err.code === 'NotFound')
+        return checkFreshVmi(undefined, vmi, st.failure.nodeName);
+      throw err;
+    }
+  }
+
+  /** Deletes what the action stops, each object re-read fresh right before its delete; stops at the
+   *  first await after which the kill is no longer live. `check` = a fresh read said not now. */
+  private async act(
+    st: KillState,
+  ): Promise<{ deleted: number; check?: Exclude<FreshCheck, { verdict: 'ok' }> }> {
+    const { vmi, launcherPods: pods, nodeName } = st.failure;
     if (this.opts.action === 'delete-vmi') {
       await this.opts.limiter.take();
+      if (!this.live(st)) return { deleted: 0 };
       await this.opts.writes.deleteVmi(vmi.namespace, vmi.name, vmi.uid);
-      return;
+      return { deleted: 1 };
     }
     const grace = st.failure.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
     let lastErr: unknown;
     let stopped = 0;
+    let gone: Exclude<FreshCheck, { verdict: 'ok' }> | undefined;
     for (const pod of pods) {
       try {
         await this.opts.limiter.take();
+        if (!this.live(st)) return { deleted: stopped };
+        let check: FreshCheck;
+        try {
+          check = checkFreshPod(await this.opts.writes.getPod(pod.namespace, pod.name), pod, nodeName);
+        } catch (err) {
+          if (!(err instanceof ApiWriteError && err.code === 'NotFound')) throw err;
+          check = checkFreshPod(undefined, pod, nodeName);
+        }
+        if (!this.live(st)) return { deleted: stopped };
+        if (check.verdict !== 'ok') {
+          gone = check;
+          continue;
+        }
         await this.opts.writes.deletePod(pod.namespace, pod.name, pod.uid, grace);
         stopped++;
       } catch (err) {
@@ -263,8 +364,10 @@ export class LivenessActionHandler implements LivenessHandler {
     }
     if (lastErr) throw lastErr;
     if (stopped === 0) {
+      if (gone) return { deleted: 0, check: gone };
       throw new ApiWriteError('NotFound', 404, 'delete', 'pods', 'no launcher pod left to stop');
     }
+    return { deleted: stopped };
   }
 
   private async event(

@@ -23,13 +23,21 @@ import {
   livenessSuspension,
   runningSince,
 } from '../discovery/desired.js';
-import type { PodObject, VmiObject } from '../discovery/types.js';
 import type { Logger } from '../log.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import type { AgentObserver, HandlerType, ProbeIdentity, ProbeState } from '../observer.js';
 import type { ProbeOutcome } from '../probers/types.js';
 import type { ConditionStatus, PodRef, Reporter, VmiProbeReport, VmiRef } from '../report/types.js';
 import type { ProbeSnapshot } from '../snapshot.js';
 import { type AddressPolicy, launcherPodsOf, targetKey } from '../targets/index.js';
+import {
+  armsLivenessAction,
+  conditionAfterResult,
+  isLivenessRecovery,
+  STATE_OF,
+  STATUS_OF,
+  startingState,
+} from './decisions.js';
 import type { LivenessHandler, ManagedWorker, WorkerFactory } from './types.js';
 
 export interface ProbeManagerOptions {
@@ -59,6 +67,8 @@ interface ProbeEntry {
   suspended: boolean;
   /** Threshold state of the last worker of this probe (carried into its replacement). */
   lastRunState?: ProbeState;
+  /** The current worker has reached its first confirmed verdict (false: the state is provisional). */
+  confirmed: boolean;
   successes: number;
   failures: number;
   lastProbeTime: number | null;
@@ -78,17 +88,6 @@ interface VmiEntry {
   /** Enrolment of the current launcher pod (readiness probe only), as last reported. */
   readinessGate?: { enforced: boolean; pod: string };
 }
-
-const STATUS_OF: Record<ProbeState, ConditionStatus> = {
-  success: 'True',
-  failure: 'False',
-  unknown: 'Unknown',
-};
-const STATE_OF: Record<ConditionStatus, ProbeState> = {
-  True: 'success',
-  False: 'failure',
-  Unknown: 'unknown',
-};
 
 export class ProbeManager {
   private readonly vmis = new Map<string, VmiObject>();
@@ -320,6 +319,7 @@ export class ProbeManager {
       failures: 0,
       lastProbeTime: null,
       lastTransitionTime: null,
+      confirmed: false,
       log,
     };
     p.key = key;
@@ -337,30 +337,21 @@ export class ProbeManager {
       return;
     }
     if (d.mode !== 'run') return;
-    // Starting state: what this probe's last worker had (spec/target change, resume after
-    // suspension), else what an earlier agent reported (no flapping on restart), else readiness
-    // False for a new VMI and liveness/startup Unknown.
-    let initial: ProbeState;
-    let initialReason: string = REASON.Initializing;
-    let kickNow = false;
-    const last = this.opts.reporter.lastReported(entry.ref.uid)?.conditions[d.kind];
-    if (p.lastRunState !== undefined && p.lastRunState !== 'unknown') {
-      initial = p.lastRunState;
-      initialReason = initial === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed;
-    } else if (p.lastRunState === undefined && last !== undefined && last !== 'Unknown') {
-      initial = STATE_OF[last];
-      initialReason = initial === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed;
-    } else if (d.kind === 'readiness' && migratedHere(vmi, this.opts.nodeName)) {
-      // Arrived by live migration (issue 9): the VMI's Ready is the source pod's, which the source
-      // node's agent decided through the gate. Start from it, so the target pod's gate is written
-      // True at once and the Service keeps the endpoint, and probe at once (kicked below) for a
-      // verdict of our own.
-      initial = vmiReady(vmi) ? 'success' : 'failure';
-      initialReason = initial === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed;
-      kickNow = true;
-    } else {
-      initial = d.kind === 'readiness' ? 'failure' : 'unknown';
+    // Starting state (decisions.ts), except for a readiness probe that arrived here by live
+    // migration (issue 9) with nothing of its own to start from: the VMI's Ready is the source pod's,
+    // which the source node's agent decided through the gate. Start from it, so the target pod's gate
+    // is written True at once and the Service keeps the endpoint, and probe at once for a verdict of
+    // our own.
+    const lastReported = this.opts.reporter.lastReported(entry.ref.uid)?.conditions[d.kind];
+    let start = startingState(d.kind, p.lastRunState, lastReported);
+    const fromMigration =
+      d.kind === 'readiness' && start.reason === REASON.Initializing && migratedHere(vmi, this.opts.nodeName);
+    if (fromMigration) {
+      const state = vmiReady(vmi) ? 'success' : 'failure';
+      start = { state, reason: state === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed };
     }
+    const initial = start.state;
+    const initialReason = start.reason;
     p.lastRunState = initial;
     const since = runningSince(vmi);
     const delayMs = Math.max(
@@ -370,6 +361,7 @@ export class ProbeManager {
     const startedFor = key;
     p.successes = 0;
     p.failures = 0;
+    p.confirmed = false;
     const keepReason =
       p.status === STATUS_OF[initial] && p.reason !== REASON.StartupPending && p.reason !== REASON.Suspended;
     this.setCondition(
@@ -385,6 +377,7 @@ export class ProbeManager {
       target: d.target,
       initialState: initial,
       initialDelayMs: delayMs,
+      probeAtOnce: fromMigration,
       clock: this.clock,
       onResult: (outcome, state, lag) => {
         if (p.key !== startedFor || !this.running) return;
@@ -400,7 +393,6 @@ export class ProbeManager {
       'probe started',
     );
     p.worker.start();
-    if (kickNow) p.worker.kick?.();
   }
 
   private onResult(
@@ -419,6 +411,15 @@ export class ProbeManager {
     }
     p.lastProbeTime = outcome.timings.startedAt + outcome.timings.durationMs;
     this.opts.observer.probeResult(this.identity(entry, p), outcome, state, lag);
+    if (outcome.result === 'unknown' && !p.confirmed) {
+      // No verdict yet: the condition shows why the probe cannot run, its status unchanged.
+      const shown = conditionAfterResult(p, { state, outcome }, false, false);
+      if (shown.reason !== p.reason || shown.message !== p.message) {
+        this.setCondition(entry, p, p.state, shown.status, shown.reason, shown.message);
+        const vmi = this.vmis.get(entry.ref.uid);
+        if (vmi) this.report(entry, launcherPodsOf(vmi, this.podsOf(entry.ref.uid), this.opts.nodeName));
+      }
+    }
     if (p.log.isLevelEnabled('debug')) {
       p.log.debug(
         {
@@ -434,13 +435,16 @@ export class ProbeManager {
   }
 
   private onTransition(entry: VmiEntry, p: ProbeEntry, state: ProbeState, outcome: ProbeOutcome): void {
-    const previous = p.state;
     p.lastRunState = state;
-    this.setCondition(entry, p, state, STATUS_OF[state], outcome.reason, outcome.message);
+    p.confirmed = true;
+    const shown = conditionAfterResult(p, { state, outcome }, true, true);
+    this.setCondition(entry, p, state, shown.status, shown.reason, shown.message);
     const vmi = this.vmis.get(entry.ref.uid);
     if (!vmi) return;
     const launcherPods = launcherPodsOf(vmi, this.podsOf(entry.ref.uid), this.opts.nodeName);
-    if (state === 'failure' && previous !== 'failure' && (p.kind === 'liveness' || p.kind === 'startup')) {
+    // Every failure verdict arms the action, the first one after a provisional 'failure' included
+    // (resume after pause/migration/restart); the handler acts once per failure.
+    if (armsLivenessAction(p.kind, state)) {
       this.opts.liveness?.onFailure({
         vmi: entry.ref,
         nodeName: this.opts.nodeName,
@@ -460,6 +464,12 @@ export class ProbeManager {
     this.report(entry, launcherPods);
   }
 
+  /**
+   * The one place a probe's state and shown condition change. Side effects, both here so no caller
+   * can skip them: leaving failure (success, suspension, a fixed condition) calls
+   * `liveness.onRecovery` (isLivenessRecovery: cancels a pending stop, re-arms the action); a change
+   * of status or reason goes to the observer and the info log. Reporting is the caller's (report()).
+   */
   private setCondition(
     entry: VmiEntry,
     p: ProbeEntry,
@@ -469,7 +479,7 @@ export class ProbeManager {
     message: string,
   ): void {
     const changed = p.status !== status || p.reason !== reason || p.lastTransitionTime === null;
-    if (p.state === 'failure' && state !== 'failure' && p.kind !== 'readiness') {
+    if (isLivenessRecovery(p.kind, p.state, state)) {
       this.opts.liveness?.onRecovery?.(entry.ref.uid);
     }
     if (p.status !== status || p.lastTransitionTime === null) p.lastTransitionTime = this.clock.now();
@@ -521,7 +531,7 @@ export class ProbeManager {
 
   private removeProbe(entry: VmiEntry, p: ProbeEntry): void {
     this.stopWorker(p);
-    if (p.state === 'failure' && p.kind !== 'readiness') this.opts.liveness?.onRecovery?.(entry.ref.uid);
+    if (isLivenessRecovery(p.kind, p.state, 'removed')) this.opts.liveness?.onRecovery?.(entry.ref.uid);
     entry.probes.delete(p.kind);
     this.opts.observer.probeRemoved(this.identity(entry, p));
     p.log.info({}, 'probe removed');

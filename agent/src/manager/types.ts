@@ -13,6 +13,8 @@ export interface WorkerRequest {
   initialState: ProbeState;
   /** Remaining initial delay (initialDelaySeconds counts from the VMI's Running transition). */
   initialDelayMs: number;
+  /** First attempt at once, without the start-up jitter (a VMI that just migrated here). */
+  probeAtOnce?: boolean;
   clock: Clock;
   /** Every finished attempt, with the threshold state after it. */
   onResult(outcome: ProbeOutcome, state: ProbeState, scheduleLagMs: number): void;
@@ -24,8 +26,6 @@ export interface WorkerRequest {
 export interface ManagedWorker {
   start(): void;
   stop(): void;
-  /** Probe at once instead of waiting for the (jittered) first attempt. */
-  kick?(): void;
 }
 
 export type WorkerFactory = (req: WorkerRequest) => ManagedWorker;

@@ -2,6 +2,7 @@
 
 import type { Logger } from '../log.js';
 import { runProbe } from '../probers/index.js';
+import type { Prober } from '../probers/types.js';
 import { ProbeWorker } from '../worker/index.js';
 import type { WorkerFactory } from './types.js';
 
@@ -10,19 +11,23 @@ export interface ProbeWorkerFactoryOptions {
   /** Spread first attempts over one period (default true; tests turn it off). */
   jitter?: boolean;
   random?: () => number;
+  /** The prober (default runProbe; tests script outcomes through the real ProbeWorker with it). */
+  prober?: Prober;
 }
 
 export function probeWorkerFactory(opts: ProbeWorkerFactoryOptions): WorkerFactory {
   return (req) => {
     const timeoutMs = req.probe.timeoutSeconds * 1000;
+    const prober = opts.prober ?? runProbe;
     return new ProbeWorker({
       kind: req.probe.kind,
-      attempt: (signal) => runProbe(req.target, { timeoutMs }, signal),
+      attempt: (signal) => prober(req.target, { timeoutMs }, signal),
       periodMs: req.probe.periodSeconds * 1000,
+      timeoutMs,
       successThreshold: req.probe.successThreshold,
       failureThreshold: req.probe.failureThreshold,
       initialDelayMs: req.initialDelayMs,
-      jitter: opts.jitter ?? true,
+      jitter: req.probeAtOnce ? false : (opts.jitter ?? true),
       ...(opts.random ? { random: opts.random } : {}),
       clock: req.clock,
       initialState: req.initialState,

@@ -2,12 +2,20 @@
 // the body framed by Content-Length, chunked encoding or the end of the connection, kept only when
 // asked and only up to a cap. Interim 1xx responses are skipped. Pure: bytes in, state out; the
 // exchange (http-exchange.ts) owns the socket. `feed` returns true once the response is complete
-// (or the body cap is reached); malformed input throws HttpParseError.
+// (or the body cap is reached); malformed input throws HttpParseError. The status line is judged as
+// soon as it has arrived, before the rest of the head: a peer that answers with something else (an
+// SSH banner line, and then silence) fails at once with Go's `malformed HTTP response "…"`.
 
 /** Go's limit on response headers is 1 MiB; a probe target has no business sending more than this. */
 export const MAX_HEAD_BYTES = 64 * 1024;
 
 export class HttpParseError extends Error {}
+
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: |$)/;
+
+function malformedStatusLine(line: string): HttpParseError {
+  return new HttpParseError(`malformed HTTP response ${JSON.stringify(line.slice(0, 64))}`);
+}
 
 type Phase = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'eof' | 'done';
 
@@ -17,6 +25,8 @@ export class ResponseParser {
   headersReceived = false;
   private phase: Phase = 'head';
   private head: Buffer | undefined;
+  /** The status line of the head being read has been checked (reset for each 1xx head). */
+  private statusLineChecked = false;
   private remaining = 0;
   private line = '';
   private readonly chunks: Buffer[] = [];
@@ -103,6 +113,14 @@ export class ResponseParser {
   private feedHead(buf: Buffer): Buffer {
     const all = this.head ? Buffer.concat([this.head, buf]) : buf;
     const end = all.indexOf('\r\n\r\n');
+    if (end < 0 && !this.statusLineChecked) {
+      const nl = all.indexOf(10);
+      if (nl >= 0) {
+        const line = all.toString('latin1', 0, nl > 0 && all[nl - 1] === 13 ? nl - 1 : nl);
+        if (!STATUS_LINE.test(line)) throw malformedStatusLine(line);
+        this.statusLineChecked = true;
+      }
+    }
     if (end < 0) {
       if (all.length > MAX_HEAD_BYTES)
         throw new HttpParseError(`server response headers exceeded ${MAX_HEAD_BYTES} bytes; aborted`);
@@ -110,6 +128,7 @@ export class ResponseParser {
       return buf.subarray(buf.length);
     }
     this.head = undefined;
+    this.statusLineChecked = false;
     this.parseHead(all.toString('latin1', 0, end));
     return all.subarray(end + 4);
   }
@@ -117,8 +136,8 @@ export class ResponseParser {
   private parseHead(text: string): void {
     const lines = text.split('\r\n');
     const statusLine = lines[0] ?? '';
-    const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(statusLine);
-    if (!m) throw new HttpParseError(`malformed HTTP response ${JSON.stringify(statusLine.slice(0, 64))}`);
+    const m = STATUS_LINE.exec(statusLine);
+    if (!m) throw malformedStatusLine(statusLine);
     const status = Number(m[1]);
     let location: string | undefined;
     let length: number | undefined;

@@ -8,9 +8,10 @@
 // over net/tls (http-exchange.ts, http-response.ts), not node:http: see ARCHITECTURE.md.
 import { isIP } from 'node:net';
 import { REASON } from '@vmprobe/shared';
+import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { VERSION } from '../version.js';
 import { Cancel, type ExchangeError, type ExchangeRequest, exchange } from './http-exchange.js';
-import { AttemptTimer, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
+import { AttemptTimer, agentFaultText, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export type HttpTarget = Extract<ProbeTarget, { type: 'http' }>;
@@ -111,7 +112,7 @@ export async function probeHttp(
   // One Cancel and one timer per attempt; the caller's signal (if any) cancels through it too.
   const cancel = new Cancel();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = setLongTimeout(() => {
     timedOut = true;
     cancel.cancel();
   }, options.timeoutMs);
@@ -207,6 +208,8 @@ export async function probeHttp(
       );
     }
     if (signal?.aborted) return attempt.aborted();
+    const fault = agentFaultText(e, `Get "${at.href}"`);
+    if (fault) return attempt.finish('unknown', REASON.ProbeError, fault);
     const port = Number(at.port || (at.protocol === 'https:' ? 443 : 80));
     const text =
       e.phase === 'dial' && isDialErrorCode(e.code)
@@ -214,7 +217,7 @@ export async function probeHttp(
         : e.message;
     return attempt.finish('failure', REASON.ProbeFailed, `Get "${at.href}": ${text}`);
   } finally {
-    clearTimeout(timer);
+    clearLongTimeout(timer);
     signal?.removeEventListener('abort', onCallerAbort);
   }
 }

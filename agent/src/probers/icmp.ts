@@ -2,11 +2,13 @@
 // lazily on first use and shared by every target; net-ping matches replies by request id, so many
 // concurrent attempts share a session safely. The attempt's own timer is the deadline (net-ping's
 // per-session timeout is set longer and only cleans up). Without CAP_NET_RAW the socket cannot be
-// opened: the outcome is `unknown` (reason ProbeError) and the process keeps running.
+// opened: the outcome is `unknown` (reason ProbeError) and the process keeps running. A socket-level
+// error of the session (closed, ENOBUFS, …) is the agent's, not the VM's: `unknown`, never `failure`.
 // `closeIcmpSessions()` closes the sockets (call it when the agent stops); a later attempt reopens.
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
+import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { AttemptTimer } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
@@ -32,6 +34,25 @@ interface NetPingModule {
     packetSize?: number;
   }): NetPingSession;
   NetworkProtocol: { IPv4: number; IPv6: number };
+}
+
+/** net-ping's errors that describe the target or the path to it (an ICMP error reply, no reply in
+ *  time) and the send errors that do; any other error is the agent's own socket failing. */
+const TARGET_ERROR_NAMES = new Set([
+  'DestinationUnreachableError',
+  'PacketTooBigError',
+  'ParameterProblemError',
+  'RedirectReceivedError',
+  'RequestTimedOutError',
+  'SourceQuenchError',
+  'TimeExceededError',
+]);
+const TARGET_SEND_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL']);
+
+export function isTargetError(error: Error): boolean {
+  return (
+    TARGET_ERROR_NAMES.has(error.name) || TARGET_SEND_CODES.has((error as NodeJS.ErrnoException).code ?? '')
+  );
 }
 
 /** Loaded on first use so the raw-socket addon is only loaded by agents that ping. */
@@ -115,7 +136,7 @@ export function probeIcmp(
     const finish = (outcome: ProbeOutcome): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       // Drop our request from the session if it is still pending (timeout or abort).
       if (id !== undefined && session.reqs[id]?.callback === onReply) session.reqRemove(id);
@@ -124,6 +145,15 @@ export function probeIcmp(
     const onReply: PingCallback = (error) => {
       if (!error) {
         finish(attempt.finish('success', REASON.ProbeSucceeded, `ICMP echo reply from ${target.host}`));
+      } else if (!isTargetError(error)) {
+        // The agent's own socket failed (closed, ENOBUFS, …): nothing is known about the target.
+        finish(
+          attempt.finish(
+            'unknown',
+            REASON.ProbeError,
+            `not counted: ICMP echo to ${target.host} could not run: the agent's ICMP socket failed: ${error.message}`,
+          ),
+        );
       } else {
         finish(
           attempt.finish(
@@ -135,7 +165,7 @@ export function probeIcmp(
       }
     };
     const onAbort = (): void => finish(attempt.aborted());
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       finish(
         attempt.finish(
           'failure',
@@ -151,11 +181,12 @@ export function probeIcmp(
       session.pingHost(target.host, onReply);
       id = session.reqs[session.nextId]?.callback === onReply ? session.nextId : undefined;
     } catch (err) {
+      // pingHost throws only for the agent's side (a closed session, a bad argument).
       finish(
         attempt.finish(
-          'failure',
-          REASON.ProbeFailed,
-          `ICMP echo to ${target.host} failed: ${(err as Error).message}`,
+          'unknown',
+          REASON.ProbeError,
+          `not counted: ICMP echo to ${target.host} could not run: ${(err as Error).message}`,
         ),
       );
     }

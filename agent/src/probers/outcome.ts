@@ -2,7 +2,10 @@
 // read like the kubelet's ("dial tcp 10.0.0.5:80: connect: connection refused").
 import { isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
-import { MAX_MESSAGE_LENGTH, type ProbeOutcome, type ProbeResult } from './types.js';
+import { boundMessage } from '../model/message.js';
+import type { ProbeOutcome, ProbeResult } from './types.js';
+
+export { boundMessage };
 
 /** Measures one attempt; `finish` stamps the outcome with the attempt's start and duration. */
 export class AttemptTimer {
@@ -21,13 +24,6 @@ export class AttemptTimer {
   aborted(): ProbeOutcome {
     return this.finish('unknown', REASON.ProbeAborted, 'probe aborted before it completed');
   }
-}
-
-/** Printable, single-line and at most MAX_MESSAGE_LENGTH characters. */
-export function boundMessage(message: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
-  const clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-  return clean.length <= MAX_MESSAGE_LENGTH ? clean : `${clean.slice(0, MAX_MESSAGE_LENGTH - 3)}...`;
 }
 
 /** host:port as Go prints it (IPv6 in brackets). */
@@ -53,4 +49,23 @@ export function dialErrorText(err: unknown, host: string, port: number): string 
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const known = code ? DIAL_ERRORS[code] : undefined;
   return `dial tcp ${hostPort(host, port)}: ${known ?? (err instanceof Error ? err.message : String(err))}`;
+}
+
+/** Socket errors that are the agent's own resource problem, not the target's (errno → what). */
+const AGENT_FAULTS: Record<string, string> = {
+  EMFILE: 'the agent is out of file descriptors (EMFILE)',
+  ENFILE: 'the node is out of file descriptors (ENFILE)',
+  ENOBUFS: 'the node is out of socket buffer space (ENOBUFS)',
+  ENOMEM: 'the node is out of kernel memory (ENOMEM)',
+};
+
+/**
+ * When `err` is the agent's own fault (out of descriptors or buffers), the text of an `unknown`
+ * outcome (reason ProbeError) naming it; undefined when the error says something about the target.
+ * Such an attempt never counts as the VM's failure (design §7 "Verdicts").
+ */
+export function agentFaultText(err: unknown, what: string): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const fault = code ? AGENT_FAULTS[code] : undefined;
+  return fault ? `not counted: ${what} could not run: ${fault}` : undefined;
 }

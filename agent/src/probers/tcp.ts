@@ -3,7 +3,8 @@
 // and exhaust ephemeral ports (kubernetes#89898). Resolves with an outcome, never throws.
 import { connect } from 'node:net';
 import { REASON } from '@vmprobe/shared';
-import { AttemptTimer, dialErrorText, hostPort } from './outcome.js';
+import { clearLongTimeout, setLongTimeout } from '../clock.js';
+import { AttemptTimer, agentFaultText, dialErrorText, hostPort } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export type TcpTarget = Extract<ProbeTarget, { type: 'tcp' }>;
@@ -25,7 +26,7 @@ export function probeTcp(
     const finish = (outcome: ProbeOutcome): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.removeListener('connect', onConnect);
       resolve(outcome);
@@ -45,7 +46,7 @@ export function probeTcp(
       socket.destroy();
       finish(attempt.aborted());
     };
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       socket.destroy();
       finish(
         attempt.finish(
@@ -60,7 +61,12 @@ export function probeTcp(
     // attached until the socket is garbage, which is what keeps them from becoming uncaught.
     socket.on('error', (err) => {
       socket.destroy();
-      finish(attempt.finish('failure', REASON.ProbeFailed, dialErrorText(err, target.host, target.port)));
+      const fault = agentFaultText(err, `TCP connect to ${hostPort(target.host, target.port)}`);
+      finish(
+        fault
+          ? attempt.finish('unknown', REASON.ProbeError, fault)
+          : attempt.finish('failure', REASON.ProbeFailed, dialErrorText(err, target.host, target.port)),
+      );
     });
     signal?.addEventListener('abort', onAbort, { once: true });
   });

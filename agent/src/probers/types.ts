@@ -23,7 +23,7 @@ export interface ProbeOutcome {
   timings: ProbeTimings;
 }
 
-export const MAX_MESSAGE_LENGTH = 1024;
+export { MAX_MESSAGE_LENGTH } from '../model/message.js';
 
 /** A fully resolved address to probe: host is an IP literal (v4 or v6), never a name. */
 export type ProbeTarget =

@@ -5,8 +5,10 @@
 //
 // Best effort, as the kubelet's: a failed write throws ApiWriteError to the caller, which decides
 // whether to retry; a patch that finds the Event gone (expired after its TTL) creates a new one.
+
 import type { Clock } from '../clock.js';
-import { ApiWriteError, type KubeWrites } from '../kube/writes.js';
+import { ApiWriteError, type KubeWrites } from '../kube/api.js';
+import { boundMessage } from '../model/message.js';
 import type { AgentObserver } from '../observer.js';
 import type { TokenBucket } from './rate-limit.js';
 import type { VmiRef } from './types.js';
@@ -31,10 +33,6 @@ export interface EventRecorderOptions {
   observer: AgentObserver;
   /** Messages are cut to this many characters (an Event message may hold 1 KiB in practice). */
   maxMessageLength?: number;
-}
-
-export function boundMessage(message: string, max: number): string {
-  return message.length <= max ? message : `${message.slice(0, Math.max(0, max - 1))}…`;
 }
 
 export class EventRecorder {
@@ -94,6 +92,11 @@ export class EventRecorder {
   }
 
   /** Drops the correlation memory of a VMI (it is gone). */
+  /** VMIs with Events remembered for correlation (tests, /debug). */
+  get trackedVmis(): number {
+    return this.byVmi.size;
+  }
+
   forget(vmiUid: string): void {
     this.byVmi.delete(vmiUid);
   }

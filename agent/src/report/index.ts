@@ -1,4 +1,3 @@
-export * from './backoff.js';
 export * from './events.js';
 export * from './rate-limit.js';
 export * from './reporter.js';

@@ -1,11 +1,12 @@
 // ApiReporter's options and their defaults (./reporter.ts re-exports all of them). Plain data: the
 // limiter and the Event recorder may be shared with the liveness handler, which is why they can be
 // passed in; everything else is a number with a default here.
+
+import type { BackoffPolicy } from '../backoff.js';
 import type { Clock } from '../clock.js';
-import type { KubeWrites, PodConditionRead } from '../kube/writes.js';
+import type { KubeWrites, PodConditionRead } from '../kube/api.js';
 import type { Logger } from '../log.js';
 import type { AgentObserver } from '../observer.js';
-import type { BackoffPolicy } from './backoff.js';
 import type { EventRecorder } from './events.js';
 import type { TokenBucket } from './rate-limit.js';
 

@@ -1,7 +1,7 @@
 // The Reporter (contract in ./types.ts): turns the manager's desired per-VMI reports into API writes.
 // This file is the per-VMI scheduler (coalescing, retry/backoff, flush, stop). The writes of one sync
 // are in ./vmi-sync.ts, the per-VMI memory and Event queueing in ./vmi-state.ts, the pure diff in
-// ./status-body.ts, the start-up LIST and the heartbeat in ./heartbeat.ts, options in
+// ./write-plan.ts, the start-up LIST and the heartbeat in ./stored-statuses.ts, options in
 // ./reporter-options.ts.
 //
 // - Level-based and coalescing per VMI: update() only stores the latest desired report; at most one
@@ -19,13 +19,13 @@
 // Timers (all on the injected Clock, all owned here, all cleared by stop()): one retry timer and one
 // reminder timer per VMI, the heartbeat timer (in Heartbeat), the flush deadline timer. The
 // constructor starts none.
+
+import { type BackoffPolicy, backoffDelay, DEFAULT_WRITE_BACKOFF } from '../backoff.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
-import type { KubeWrites, ProbeStatusObject } from '../kube/writes.js';
+import type { KubeWrites, ProbeStatusObject } from '../kube/api.js';
 import { type Logger, silentLogger } from '../log.js';
 import { noopObserver } from '../observer.js';
-import { type BackoffPolicy, backoffDelay, DEFAULT_WRITE_BACKOFF } from './backoff.js';
 import { EventRecorder } from './events.js';
-import { Heartbeat, loadStoredStatuses } from './heartbeat.js';
 import { TokenBucket } from './rate-limit.js';
 import {
   type ApiReporterOptions,
@@ -35,7 +35,7 @@ import {
   DEFAULT_WRITE_BURST,
   DEFAULT_WRITE_QPS,
 } from './reporter-options.js';
-import { boundedCondition, errText, lastReportedOf } from './status-body.js';
+import { Heartbeat, loadStoredStatuses } from './stored-statuses.js';
 import type { LastReported, Reporter, VmiProbeReport } from './types.js';
 import {
   hasFailure,
@@ -45,6 +45,7 @@ import {
   type VmiState,
 } from './vmi-state.js';
 import { type SyncResult, VmiSync } from './vmi-sync.js';
+import { boundedCondition, errText, lastReportedOf } from './write-plan.js';
 
 export type { ApiReporterOptions } from './reporter-options.js';
 export {
@@ -54,8 +55,8 @@ export {
   DEFAULT_WRITE_BURST,
   DEFAULT_WRITE_QPS,
 } from './reporter-options.js';
-export { statusMatches } from './status-body.js';
 export { WriteNotStoredError } from './vmi-sync.js';
+export { statusMatches } from './write-plan.js';
 
 export class ApiReporter implements Reporter {
   private readonly writes: KubeWrites;

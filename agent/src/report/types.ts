@@ -3,20 +3,9 @@
 // the reporter coalesces per VMI, writes VMIProbeStatus status, the launcher pods' gate condition
 // and Events, and retries. The manager never touches the API itself.
 import type { ProbeKind } from '@vmprobe/shared';
+import type { ConditionStatus, PodRef, VmiRef } from '../model/conditions.js';
 
-export interface VmiRef {
-  namespace: string;
-  name: string;
-  uid: string;
-}
-
-export interface PodRef {
-  namespace: string;
-  name: string;
-  uid: string;
-}
-
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
+export type { ConditionStatus, PodRef, VmiRef };
 
 export interface ProbeConditionReport {
   kind: ProbeKind;

@@ -2,15 +2,15 @@
 //
 // Who touches what: ApiReporter (./reporter.ts) owns every VmiState, its scheduling flags and its two
 // timers; VmiSync (./vmi-sync.ts) updates `object`, `pods` and `pendingEvents` as writes land;
-// the heartbeat (./heartbeat.ts) resets `object` / `pods` when it finds drift. The functions here
+// the heartbeat (./stored-statuses.ts) resets `object` / `pods` when it finds drift. The functions here
 // start no timer and make no write.
 
 import type { ProbeKind } from '@vmprobe/shared';
 import type { TimerHandle } from '../clock.js';
-import type { PodConditionRead, ProbeStatusObject } from '../kube/writes.js';
+import type { PodConditionRead, ProbeStatusObject } from '../kube/api.js';
 import type { EventIntent } from './events.js';
-import { eventFor, isFailure, KIND_OF_TYPE } from './status-body.js';
 import type { ConditionStatus, VmiProbeReport, VmiRef } from './types.js';
+import { eventFor, isFailure, KIND_OF_TYPE } from './write-plan.js';
 
 export interface PendingEvent {
   intent: EventIntent;
@@ -75,13 +75,20 @@ export function newVmiState(report: VmiProbeReport, seeded: ProbeStatusObject | 
   return st;
 }
 
-/** Queues the Events for conditions whose status or reason changed since the last desired state. */
+/**
+ * Queues the Events for conditions whose status or reason changed since the last desired state, and
+ * for a first verdict that repeats its provisional state (a failure shown with an empty message —
+ * a probe resumed as failed — gets its message: the verdict). A provisional failure (empty
+ * message, no verdict yet) queues nothing: its Event comes with the verdict.
+ */
 export function queueTransitionEvents(st: VmiState): void {
   for (const c of st.desired.conditions) {
     const prev = st.eventBase.get(c.kind);
     st.eventBase.set(c.kind, { status: c.status, reason: c.reason, message: c.message });
-    const changed = !prev || prev.status !== c.status || prev.reason !== c.reason;
+    const verdictArrived = prev !== undefined && prev.message === '' && c.message !== '';
+    const changed = !prev || prev.status !== c.status || prev.reason !== c.reason || verdictArrived;
     if (!changed) continue;
+    if (isFailure(c) && c.message === '') continue;
     const intent = eventFor(c);
     if (intent) st.pendingEvents.set(`${c.kind}/${intent.reason}`, { intent, attempts: 0 });
   }
@@ -98,7 +105,7 @@ export function hasFailure(st: VmiState): boolean {
 export function queueReminderEvents(st: VmiState): boolean {
   let queued = false;
   for (const c of st.desired.conditions) {
-    const intent = isFailure(c) ? eventFor(c) : undefined;
+    const intent = isFailure(c) && c.message !== '' ? eventFor(c) : undefined; // provisional: no reminder
     if (!intent) continue;
     const key = `${c.kind}/${intent.reason}`;
     if (!st.pendingEvents.has(key)) st.pendingEvents.set(key, { intent, attempts: 0 });

@@ -8,6 +8,12 @@
 // - Pod gate: one strategic merge of `vmprobe.io/ReadinessProbe` per launcher pod when it differs
 //   (the last returned value, else the informer cache). 404 or another pod under that name: nothing
 //   to write.
+// - Handover between nodes (issue 8 item 6): decided by the VMI's `status.nodeName` alone. An object
+//   last written by another node's agent (its node label or status.nodeName) is taken over only
+//   after a fresh GET of the VMI says `status.nodeName` is this node; otherwise this agent does not
+//   write it (its own view is stale; the manager forgets the VMI when its watch catches up). Status
+//   patches carry the object's resourceVersion, so a stale agent's write after a takeover gets a 409,
+//   re-reads, sees the other node and stops: the object is never relabelled back and forth.
 // - Events: the VMI's pending Events; a denied one, or one failed `maxEventAttempts` times, is dropped.
 // - Every write takes a token (aborted by the VMI's AbortSignal) and is verified against the object
 //   the API returned: a write not stored is a WriteNotStoredError, never a success.
@@ -22,20 +28,20 @@ import {
   type ProbeStatusObject,
   rfc3339,
   vmiOwnerReference,
-} from '../kube/writes.js';
+} from '../kube/api.js';
 import type { Logger } from '../log.js';
 import type { AgentObserver } from '../observer.js';
 import { type EventRecorder, resultOf } from './events.js';
 import { RateLimiterAbortedError, type TokenBucket } from './rate-limit.js';
+import type { ProbeConditionReport, VmiProbeReport } from './types.js';
+import type { VmiState } from './vmi-state.js';
 import {
   desiredStatus,
   errText,
   newProbeStatusObject,
   podConditionMatches,
   statusMatches,
-} from './status-body.js';
-import type { ProbeConditionReport, VmiProbeReport } from './types.js';
-import type { VmiState } from './vmi-state.js';
+} from './write-plan.js';
 
 /** A write whose returned object does not hold what was written (silently dropped or reverted). */
 export class WriteNotStoredError extends Error {
@@ -148,6 +154,14 @@ export class VmiSync {
     const meta = st.object.metadata;
     const ownerOk = (meta.ownerReferences ?? []).some((o) => o.uid === uid);
     const nodeOk = meta.labels?.[LABEL_PROBE_STATUS_NODE] === node;
+    const writtenBy = writerNodeOf(st.object);
+    if (writtenBy !== undefined && writtenBy !== node && !(await this.vmiIsHere(st))) {
+      this.o.log.info(
+        { namespace, vmi: name, writtenBy },
+        'VMIProbeStatus belongs to another node (the VMI status.nodeName says so); not writing it',
+      );
+      return;
+    }
     if (!ownerOk || !nodeOk) {
       // An object left by an earlier VMI of the same name (its GC is pending) or by another node's
       // agent before a migration: adopt it.
@@ -166,7 +180,8 @@ export class VmiSync {
       readinessGate: desired.readinessGate ?? null,
     };
     await limiter.take(st.abort.signal);
-    const returned = await this.guarded(st, () => writes.patchProbeStatusStatus(namespace, name, patch));
+    const rv = st.object.metadata.resourceVersion;
+    const returned = await this.guarded(st, () => writes.patchProbeStatusStatus(namespace, name, patch, rv));
     st.object = returned;
     if (!statusMatches(returned.status, desired)) {
       observer.reporterWrite('probestatus', 'error');
@@ -176,6 +191,18 @@ export class VmiSync {
       );
     }
     observer.reporterWrite('probestatus', 'ok');
+  }
+
+  /** Handover check: the VMI read fresh from the API (never a cache) is this one and its
+   *  `status.nodeName` is this node. A failed read throws (retried like any write). */
+  private async vmiIsHere(st: VmiState): Promise<boolean> {
+    try {
+      const vmi = await this.o.writes.getVmi(st.vmi.namespace, st.vmi.name);
+      return vmi.metadata?.uid === st.vmi.uid && vmi.status?.nodeName === this.o.nodeName;
+    } catch (err) {
+      if (err instanceof ApiWriteError && err.code === 'NotFound') return false;
+      throw err;
+    }
   }
 
   /** Runs a VMIProbeStatus patch; maps 404 (object gone: create next time) and 409 (re-read) onto `st`. */
@@ -276,6 +303,11 @@ export class VmiSync {
       this.o.log.info(fields, 'write failed; will retry');
     else this.o.log.error(fields, 'write failed');
   }
+}
+
+/** The node whose agent last wrote a VMIProbeStatus: its node label, else its status.nodeName. */
+export function writerNodeOf(obj: ProbeStatusObject): string | undefined {
+  return obj.metadata.labels?.[LABEL_PROBE_STATUS_NODE] || obj.status?.nodeName || undefined;
 }
 
 /** What the failures of one sync mean for its retry. */

@@ -12,7 +12,7 @@
 // link-local, unspecified, multicast and node addresses are never probed.
 import { isIP } from 'node:net';
 import { ANNOTATION_IP_FAMILY, ANNOTATION_PROBE_NETWORK, LABEL_CREATED_BY } from '@vmprobe/shared';
-import type { PodObject, VmiObject } from '../discovery/types.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import type { AddressPolicy } from './policy.js';
 
 export type IpFamily = 4 | 6;

@@ -2,7 +2,7 @@
 // the VMI's spec.domain.devices.interfaces[].ports[]). Pure: same inputs, same answer, so the
 // manager can compare targets to decide whether a worker must restart.
 import { REASON, type ResolvedProbe } from '@vmprobe/shared';
-import type { PodObject, VmiObject } from '../discovery/types.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import type { ProbeTarget } from '../probers/types.js';
 import { checkExplicitHost, chooseVmiAddress, displayAddress, vetAddress } from './address.js';
 import type { AddressPolicy } from './policy.js';

@@ -1,7 +1,12 @@
-export { type ProbeAttemptInfo, ProbeWorker, type ProbeWorkerOptions } from './probe-worker.js';
+export {
+  judgeStall,
+  type ProbeAttemptInfo,
+  ProbeWorker,
+  type ProbeWorkerOptions,
+  STALL_GRACE_MS,
+} from './probe-worker.js';
 export {
   applyResult,
-  initialProbeState,
   type ProbeState,
   type ThresholdState,
   type Thresholds,

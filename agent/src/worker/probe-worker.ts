@@ -7,21 +7,37 @@
 // slow target never causes overlapping attempts. The first attempt is due after
 // max(initialDelayMs, jitter) where jitter is random in [0, period) — it spreads the probes of an
 // agent that starts with many VMIs without probing any of them before its initial delay.
-// Gating: before each attempt `gate()` is asked; when closed the attempt is skipped (no result,
-// no state change) and asked again one period later. Whoever opens the gate calls `kick()` to
-// probe at once (the manager wires: gate = startup worker's state is success; kick on that transition).
+// (Startup gating is the manager's: a gated probe has no worker until the startup probe succeeds.)
+// Agent stalls: an attempt that timed out well after its deadline (the timeout timer itself fired
+// late, so the event loop was blocked and the I/O that would have answered may be queued behind it)
+// is turned into `unknown` (reason ProbeError) by `judgeStall`: an agent fault never counts against
+// the VM (design §7 "Verdicts").
 
 import type { ProbeKind } from '@vmprobe/shared';
 import { REASON } from '@vmprobe/shared';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import type { ProbeOutcome } from '../probers/types.js';
-import {
-  applyResult,
-  initialProbeState,
-  type ProbeState,
-  type ThresholdState,
-  thresholdStart,
-} from './threshold.js';
+import { applyResult, type ProbeState, type ThresholdState, thresholdStart } from './threshold.js';
+
+/** A timeout that fired this much later than its deadline (or more) was caused by the agent. */
+export const STALL_GRACE_MS = 1000;
+
+/**
+ * The stall rule, pure: a ProbeTimeout whose attempt lasted more than `timeoutMs + STALL_GRACE_MS`
+ * means the timeout timer ran late (the event loop was blocked), so the verdict is the agent's
+ * fault, not the VM's: it becomes `unknown` with a message that says so. Anything else is unchanged.
+ */
+export function judgeStall(outcome: ProbeOutcome, timeoutMs: number | undefined): ProbeOutcome {
+  if (timeoutMs === undefined || outcome.reason !== REASON.ProbeTimeout) return outcome;
+  const lateMs = outcome.timings.durationMs - timeoutMs;
+  if (!(lateMs > STALL_GRACE_MS)) return outcome;
+  return {
+    ...outcome,
+    result: 'unknown',
+    reason: REASON.ProbeError,
+    message: `not counted: the agent's event loop was blocked, its ${timeoutMs} ms timeout fired ${Math.round(lateMs)} ms late (${outcome.message})`,
+  };
+}
 
 export interface ProbeAttemptInfo {
   /** Threshold state after this result. */
@@ -40,6 +56,8 @@ export interface ProbeWorkerOptions {
    *  reject — a rejection is recorded as an `unknown` outcome with reason ProbeError. */
   attempt: (signal: AbortSignal) => Promise<ProbeOutcome>;
   periodMs: number;
+  /** The attempt's own timeout (for the stall rule, see judgeStall); optional for tests. */
+  timeoutMs?: number;
   successThreshold: number;
   failureThreshold: number;
   /** Delay still to wait before the first attempt (the caller computes it from the Running transition). */
@@ -49,13 +67,12 @@ export interface ProbeWorkerOptions {
   /** Source of randomness for the jitter, in [0, 1) (default Math.random). */
   random?: () => number;
   clock?: Clock;
-  /** Starting state: default the kubelet's for the kind; after an agent restart, the last reported one. */
-  initialState?: ProbeState;
-  /** Asked before every attempt; false skips it (see file comment). */
-  gate?: () => boolean;
+  /** Provisional starting state (the manager's startingState()); the first verdict is reported
+   *  even when it equals this (see threshold.ts). */
+  initialState: ProbeState;
   /** Every completed attempt. Callbacks must not throw; if they do, onError gets the error. */
   onResult?: (outcome: ProbeOutcome, info: ProbeAttemptInfo) => void;
-  /** Only when the state changes. */
+  /** When the state changes, and for the first confirmed verdict (prev === next then). */
   onTransition?: (prev: ProbeState, next: ProbeState, outcome: ProbeOutcome) => void;
   onError?: (err: unknown) => void;
 }
@@ -67,8 +84,6 @@ export class ProbeWorker {
   private timer: TimerHandle | undefined;
   private dueAt: number | undefined;
   private controller: AbortController | undefined;
-  /** An attempt has started and its outcome is not in yet. */
-  private attempting = false;
   private running: Promise<void> | undefined;
   /** The timer callback, bound once (not a closure per period). */
   private readonly onTimer = (): void => this.fire();
@@ -80,7 +95,7 @@ export class ProbeWorker {
     if (!(opts.periodMs > 0)) throw new RangeError(`periodMs must be > 0, got ${opts.periodMs}`);
     this.kind = opts.kind;
     this.clock = opts.clock ?? systemClock;
-    this.threshold = thresholdStart(opts.initialState ?? initialProbeState(opts.kind));
+    this.threshold = thresholdStart(opts.initialState);
   }
 
   get state(): ProbeState {
@@ -114,13 +129,6 @@ export class ProbeWorker {
     this.schedule(this.clock.now() + Math.max(this.opts.initialDelayMs ?? 0, jitterMs));
   }
 
-  /** Probe now instead of at the scheduled time (e.g. the gate just opened). No-op while an attempt
-   *  runs, before start() and after stop(). */
-  kick(): void {
-    if (!this.started || this.stopped || this.attempting) return;
-    this.schedule(this.clock.now());
-  }
-
   /** Clears the timer and aborts the in-flight attempt; no callback fires afterwards. Idempotent. */
   stop(): void {
     if (this.stopped) return;
@@ -149,10 +157,6 @@ export class ProbeWorker {
     this.timer = undefined;
     if (this.stopped) return;
     const dueAt = this.dueAt ?? this.clock.now();
-    if (this.opts.gate && !this.safe(() => this.opts.gate?.(), false)) {
-      this.schedule(this.clock.now() + this.opts.periodMs);
-      return;
-    }
     const run: Promise<void> = this.runAttempt(dueAt).finally(() => {
       if (this.running === run) this.running = undefined;
     });
@@ -163,11 +167,10 @@ export class ProbeWorker {
     const startedAt = this.clock.now();
     // fire() runs only between start() and stop(), so the controller exists.
     const signal = (this.controller as AbortController).signal;
-    this.attempting = true;
     this.attempts++;
     let outcome: ProbeOutcome;
     try {
-      outcome = await this.opts.attempt(signal);
+      outcome = judgeStall(await this.opts.attempt(signal), this.opts.timeoutMs);
     } catch (err) {
       outcome = {
         result: 'unknown',
@@ -176,7 +179,6 @@ export class ProbeWorker {
         timings: { startedAt, durationMs: this.clock.now() - startedAt },
       };
     }
-    this.attempting = false;
     if (this.stopped) return;
     const prev = this.threshold.state;
     const { next, changed } = applyResult(this.threshold, outcome.result, this.opts);

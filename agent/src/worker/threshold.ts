@@ -5,15 +5,22 @@
 // - unknown (the probe could not be run: no CAP_NET_RAW, unsupported, aborted) says nothing about
 //   the target: it neither moves nor breaks a run, and never changes the state. Whoever reports
 //   sees unknown outcomes through onResult and can show them (reason ProbeError/UnsupportedProbe).
-import type { ProbeKind } from '@vmprobe/shared';
+// - the starting state is provisional: the first time a threshold is reached (the first confirmed
+//   verdict) is reported even when it equals the starting state (failure -> failure for a readiness
+//   probe that never succeeds, or a liveness probe resumed as failed), as the kubelet's worker
+//   reports its first result whatever the initial value.
+
+import type { ProbeState } from '../model/conditions.js';
 import type { ProbeResult } from '../probers/types.js';
 
-export type ProbeState = 'success' | 'failure' | 'unknown';
+export type { ProbeState };
 
 export interface ThresholdState {
   state: ProbeState;
   consecutiveSuccesses: number;
   consecutiveFailures: number;
+  /** A threshold has been reached at least once (the state is a verdict, not the starting guess). */
+  confirmed: boolean;
 }
 
 export interface Thresholds {
@@ -21,16 +28,12 @@ export interface Thresholds {
   failureThreshold: number;
 }
 
-/** The kubelet's starting states: liveness success, readiness failure, startup unknown. */
-export function initialProbeState(kind: ProbeKind): ProbeState {
-  return kind === 'liveness' ? 'success' : kind === 'readiness' ? 'failure' : 'unknown';
-}
-
 export function thresholdStart(state: ProbeState): ThresholdState {
-  return { state, consecutiveSuccesses: 0, consecutiveFailures: 0 };
+  return { state, consecutiveSuccesses: 0, consecutiveFailures: 0, confirmed: false };
 }
 
-/** Applies one result. `changed` is true only when `next.state` differs from `current.state`. */
+/** Applies one result. `changed` is true when `next.state` differs from `current.state`, and for the
+ *  first confirmed verdict (the result that first reaches a threshold), whatever the starting state. */
 export function applyResult(
   current: ThresholdState,
   result: ProbeResult,
@@ -38,14 +41,25 @@ export function applyResult(
 ): { next: ThresholdState; changed: boolean } {
   if (result === 'unknown') return { next: current, changed: false };
   let { state, consecutiveSuccesses, consecutiveFailures } = current;
+  let reached = false;
   if (result === 'success' || result === 'warning') {
     consecutiveSuccesses++;
     consecutiveFailures = 0;
-    if (consecutiveSuccesses >= thresholds.successThreshold) state = 'success';
+    if (consecutiveSuccesses >= thresholds.successThreshold) {
+      state = 'success';
+      reached = true;
+    }
   } else {
     consecutiveFailures++;
     consecutiveSuccesses = 0;
-    if (consecutiveFailures >= thresholds.failureThreshold) state = 'failure';
+    if (consecutiveFailures >= thresholds.failureThreshold) {
+      state = 'failure';
+      reached = true;
+    }
   }
-  return { next: { state, consecutiveSuccesses, consecutiveFailures }, changed: state !== current.state };
+  const confirmed = current.confirmed || reached;
+  return {
+    next: { state, consecutiveSuccesses, consecutiveFailures, confirmed },
+    changed: state !== current.state || (reached && !current.confirmed),
+  };
 }

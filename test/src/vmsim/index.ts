@@ -4,6 +4,7 @@
  */
 import { VmSimError } from './errors.js';
 import { LoopbackSimulator } from './loopback.js';
+import { which } from './run.js';
 import type { VmSimulator, VmSimulatorOptions } from './types.js';
 
 export { sweepOrphansSync } from './cleanup.js';
@@ -19,8 +20,28 @@ export type {
 } from './types.js';
 export { REQUEST_LOG_SIZE } from './types.js';
 
-/** True when running as root: netns mode and blackholes are available. */
+/** True when running as root (netns mode and blackholes also need their tools: see below). */
 export const isRoot: boolean = process.getuid?.() === 0;
+
+/** Why netns mode cannot run here (root and the `ip` tool), or undefined when it can. Tests skip
+ *  with this reason printed instead of failing on a machine without them. */
+export const netnsUnavailable: string | undefined = !isRoot
+  ? 'network namespaces need root'
+  : !which('ip')
+    ? 'network namespaces need the ip tool (apt-get install iproute2)'
+    : undefined;
+
+/** Why blackholes (packet drops) cannot run here (root and nft or iptables), or undefined. */
+export const blackholeUnavailable: string | undefined = !isRoot
+  ? 'blackholes need root'
+  : !which('nft') && !which('iptables')
+    ? 'blackholes need nft or iptables (apt-get install nftables)'
+    : undefined;
+
+/** Prints why a test file or test is skipped (vitest shows only "skipped"). */
+export function logSkip(what: string, reason: string | undefined): void {
+  if (reason) console.log(`SKIP ${what}: ${reason}`);
+}
 
 /** Start a simulator. netns mode rejects with ERR_NEEDS_ROOT when not root. */
 export async function startVmSimulator(opts: VmSimulatorOptions = {}): Promise<VmSimulator> {

@@ -1,5 +1,7 @@
-// Every API write the agent makes (and the two reads the write path needs: list of this node's
-// VMIProbeStatuses at start, get after a 409), through @kubernetes/client-node. Each call returns
+// The agent's API client outside the watches: every write it makes and the reads the write path
+// needs (list of this node's VMIProbeStatuses at start and per heartbeat, get after a 409, fresh GETs
+// of a VMI and a pod before a liveness delete or a handover), with their plain types, through
+// @kubernetes/client-node; every request has a deadline (./deadline.ts). Each call returns
 // the object the API returned (plain JSON: dates as RFC 3339 strings) so the caller can verify that
 // the write was really stored, reports itself to the AgentObserver (apiRequest), and throws an
 // ApiWriteError with a stable `code` and the HTTP status (0 = network error) on failure.
@@ -26,8 +28,10 @@ import {
   VMPROBE_GROUP,
   VMPROBE_VERSION,
 } from '@vmprobe/shared';
+import type { ConditionStatus } from '../model/conditions.js';
+import type { PodObject, VmiObject } from '../model/objects.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
-import type { ConditionStatus } from '../report/types.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, isDeadlineError, withDeadline } from './deadline.js';
 
 // ---------------------------------------------------------------------------------------------
 // Plain shapes (what the agent writes and reads back)
@@ -150,11 +154,13 @@ export interface KubeWrites {
     name: string,
     metadata: { labels?: Record<string, string>; ownerReferences?: OwnerReference[] },
   ): Promise<ProbeStatusObject>;
-  /** Merge patch (application/merge-patch+json) on `…/vmiprobestatuses/<name>/status`. */
+  /** Merge patch (application/merge-patch+json) on `…/vmiprobestatuses/<name>/status`; with
+   *  `resourceVersion`, only if the object is unchanged since (409 Conflict otherwise). */
   patchProbeStatusStatus(
     namespace: string,
     name: string,
     status: ProbeStatusPatch,
+    resourceVersion?: string,
   ): Promise<ProbeStatusObject>;
   /** Strategic merge on `pods/<name>/status` with only this condition (merged by type). */
   patchPodCondition(namespace: string, name: string, condition: PodConditionWrite): Promise<PodStatusRead>;
@@ -165,6 +171,10 @@ export interface KubeWrites {
   deletePod(namespace: string, name: string, uid: string, gracePeriodSeconds: number): Promise<DeleteResult>;
   /** Delete with a uid precondition. Needs the delete-vmi overlay's RBAC rule. */
   deleteVmi(namespace: string, name: string, uid: string): Promise<DeleteResult>;
+  /** GET of the VMI from the API (never a cache): the liveness action's fresh check before a delete. */
+  getVmi(namespace: string, name: string): Promise<VmiObject>;
+  /** GET of a pod from the API (never a cache): the liveness action's fresh check before a delete. */
+  getPod(namespace: string, name: string): Promise<PodObject>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +353,27 @@ function eventOf(raw: unknown): EventObject {
   return out;
 }
 
+/** The fields of a pod the liveness action checks (client-node's V1Pod carries Dates). */
+function podObjectOf(raw: unknown): PodObject {
+  const o = (raw ?? {}) as {
+    metadata?: unknown;
+    spec?: { nodeName?: unknown };
+    status?: { phase?: unknown };
+  };
+  const meta = metaOf(o.metadata);
+  return {
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
+      ...(meta.labels ? { labels: meta.labels } : {}),
+      ...(meta.deletionTimestamp ? { deletionTimestamp: meta.deletionTimestamp } : {}),
+    },
+    spec: typeof o.spec?.nodeName === 'string' ? { nodeName: o.spec.nodeName } : {},
+    status: typeof o.status?.phase === 'string' ? { phase: o.status.phase } : {},
+  };
+}
+
 function deleteResultOf(raw: unknown): DeleteResult {
   const o = (raw ?? {}) as { metadata?: Record<string, unknown> };
   const out: DeleteResult = {};
@@ -360,6 +391,9 @@ export interface KubeWritesOptions {
   /** reportingInstance and source.host of Events. */
   nodeName: string;
   observer?: AgentObserver;
+  /** Deadline of each request (default 30 s): past it the request is abandoned and fails as a
+   *  retryable network error (see deadline.ts). */
+  requestTimeoutMs?: number;
 }
 
 let eventSeq = 0;
@@ -368,8 +402,13 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
   const custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
   const core = opts.kubeConfig.makeApiClient(CoreV1Api);
   const observer = opts.observer ?? noopObserver;
-  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  const strategicPatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const deadline = withDeadline(timeoutMs);
+  const mergePatch = withDeadline(timeoutMs, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  const strategicPatch = withDeadline(
+    timeoutMs,
+    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+  );
 
   async function call<T>(verb: string, resource: string, fn: () => Promise<unknown>, map: (r: unknown) => T) {
     const started = performance.now();
@@ -378,7 +417,17 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
       observer.apiRequest(verb, resource, 200, (performance.now() - started) / 1000);
       return map(result);
     } catch (err) {
-      const e = toApiWriteError(err, verb, resource);
+      const e = isDeadlineError(err)
+        ? new ApiWriteError(
+            'Network',
+            0,
+            verb,
+            resource,
+            `${verb} ${resource}: no answer within ${timeoutMs} ms (request deadline); abandoned`,
+            undefined,
+            { cause: err },
+          )
+        : toApiWriteError(err, verb, resource);
       observer.apiRequest(verb, resource, e.status, (performance.now() - started) / 1000);
       throw e;
     }
@@ -392,10 +441,13 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'list',
         PROBE_STATUS_PLURAL,
         () =>
-          custom.listClusterCustomObject({
-            ...ps,
-            labelSelector: `${LABEL_PROBE_STATUS_NODE}=${nodeName}`,
-          }),
+          custom.listClusterCustomObject(
+            {
+              ...ps,
+              labelSelector: `${LABEL_PROBE_STATUS_NODE}=${nodeName}`,
+            },
+            deadline,
+          ),
         (r) => ((r as { items?: unknown[] }).items ?? []).map(probeStatusOf),
       );
     },
@@ -403,7 +455,7 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
       return call(
         'get',
         PROBE_STATUS_PLURAL,
-        () => custom.getNamespacedCustomObject({ ...ps, namespace, name }),
+        () => custom.getNamespacedCustomObject({ ...ps, namespace, name }, deadline),
         probeStatusOf,
       );
     },
@@ -412,12 +464,15 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'create',
         PROBE_STATUS_PLURAL,
         () =>
-          custom.createNamespacedCustomObject({
-            ...ps,
-            namespace: obj.metadata.namespace,
-            body: obj,
-            fieldManager: COMPONENT,
-          }),
+          custom.createNamespacedCustomObject(
+            {
+              ...ps,
+              namespace: obj.metadata.namespace,
+              body: obj,
+              fieldManager: COMPONENT,
+            },
+            deadline,
+          ),
         probeStatusOf,
       );
     },
@@ -433,13 +488,14 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         probeStatusOf,
       );
     },
-    patchProbeStatusStatus(namespace, name, status) {
+    patchProbeStatusStatus(namespace, name, status, resourceVersion) {
+      const metadata = resourceVersion !== undefined ? { metadata: { resourceVersion } } : {};
       return call(
         'patch',
         `${PROBE_STATUS_PLURAL}/status`,
         () =>
           custom.patchNamespacedCustomObjectStatus(
-            { ...ps, namespace, name, body: { status }, fieldManager: COMPONENT },
+            { ...ps, namespace, name, body: { ...metadata, status }, fieldManager: COMPONENT },
             mergePatch,
           ),
         probeStatusOf,
@@ -485,7 +541,7 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'create',
         'events',
         // Dates as strings: client-node's serializer passes non-Date values through unchanged.
-        () => core.createNamespacedEvent({ namespace: ev.vmi.namespace, body: body as never }),
+        () => core.createNamespacedEvent({ namespace: ev.vmi.namespace, body: body as never }, deadline),
         eventOf,
       );
     },
@@ -511,28 +567,55 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
         'delete',
         'pods',
         () =>
-          core.deleteNamespacedPod({
-            namespace,
-            name,
-            gracePeriodSeconds,
-            body: { gracePeriodSeconds, preconditions: { uid } },
-          }),
+          core.deleteNamespacedPod(
+            {
+              namespace,
+              name,
+              gracePeriodSeconds,
+              body: { gracePeriodSeconds, preconditions: { uid } },
+            },
+            deadline,
+          ),
         deleteResultOf,
       );
+    },
+    getVmi(namespace, name) {
+      return call(
+        'get',
+        VMI_PLURAL,
+        () =>
+          custom.getNamespacedCustomObject(
+            {
+              group: KUBEVIRT_GROUP,
+              version: KUBEVIRT_VERSION,
+              plural: VMI_PLURAL,
+              namespace,
+              name,
+            },
+            deadline,
+          ),
+        (r) => r as VmiObject,
+      );
+    },
+    getPod(namespace, name) {
+      return call('get', 'pods', () => core.readNamespacedPod({ namespace, name }, deadline), podObjectOf);
     },
     deleteVmi(namespace, name, uid) {
       return call(
         'delete',
         VMI_PLURAL,
         () =>
-          custom.deleteNamespacedCustomObject({
-            group: KUBEVIRT_GROUP,
-            version: KUBEVIRT_VERSION,
-            plural: VMI_PLURAL,
-            namespace,
-            name,
-            body: { preconditions: { uid } },
-          }),
+          custom.deleteNamespacedCustomObject(
+            {
+              group: KUBEVIRT_GROUP,
+              version: KUBEVIRT_VERSION,
+              plural: VMI_PLURAL,
+              namespace,
+              name,
+              body: { preconditions: { uid } },
+            },
+            deadline,
+          ),
         deleteResultOf,
       );
     },

@@ -1,6 +1,6 @@
 // A deterministic Clock for tests: time moves only when the test calls advance()/runDue(). Timers
 // fire in due order (ties in creation order), each with now() equal to its due time.
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../../src/clock.js';
 
 interface FakeTimer {
   id: number;

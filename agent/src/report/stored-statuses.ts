@@ -10,17 +10,18 @@
 // Timers: Heartbeat owns one timer, armed by arm() after each pass, cleared by stop() (idempotent).
 // The constructor starts none. loadStoredStatuses' backoff sleeps are on the same Clock and end with
 // the signal.
+
+import { type BackoffPolicy, backoffDelay } from '../backoff.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import {
   ApiWriteError,
   type KubeWrites,
   type PodConditionRead,
   type ProbeStatusObject,
-} from '../kube/writes.js';
+} from '../kube/api.js';
 import type { Logger } from '../log.js';
-import { type BackoffPolicy, backoffDelay } from './backoff.js';
-import { byVmiUid, desiredStatus, errText, podConditionMatches, statusMatches } from './status-body.js';
 import type { VmiState } from './vmi-state.js';
+import { byVmiUid, desiredStatus, errText, podConditionMatches, statusMatches } from './write-plan.js';
 
 export interface LoadStoredStatusesOptions {
   writes: KubeWrites;

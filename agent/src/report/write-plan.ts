@@ -21,8 +21,9 @@ import {
   type ProbeStatusObject,
   rfc3339,
   vmiOwnerReference,
-} from '../kube/writes.js';
-import { boundMessage, type EventIntent } from './events.js';
+} from '../kube/api.js';
+import { boundMessage } from '../model/message.js';
+import type { EventIntent } from './events.js';
 import type { LastReported, ProbeConditionReport, VmiProbeReport } from './types.js';
 
 const KIND_LABEL: Record<ProbeKind, string> = {
