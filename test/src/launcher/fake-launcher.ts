@@ -164,7 +164,10 @@ export class FakeLauncher {
       });
       return;
     }
-    if (g.guest === 'hangs') return this.hang(call);
+    if (g.guest === 'hangs') {
+      this.hang(call);
+      return;
+    }
     if (g.guest === 'absent') {
       cb({ code: grpc.status.UNKNOWN, details: GUEST_AGENT_NOT_CONNECTED });
       return;
@@ -185,7 +188,10 @@ export class FakeLauncher {
       return;
     }
     // GuestPing ignores timeoutSeconds, as the real launcher does (libvirt's own agent timeout).
-    if (g.guest === 'hangs') return this.hang(call);
+    if (g.guest === 'hangs') {
+      this.hang(call);
+      return;
+    }
     if (g.guest === 'answers') {
       cb(null, { response: { success: true, message: '' } });
       return;
