@@ -29,10 +29,11 @@ import {
 } from './manager/index.js';
 import { AgentMetrics } from './metrics/index.js';
 import type { AgentObserver } from './observer.js';
+import { closeLauncherClients } from './probers/index.js';
 import { ApiReporter } from './report/index.js';
 import type { Reporter } from './report/types.js';
 import type { ProbeSnapshot } from './snapshot.js';
-import { CidrAllowList } from './targets/index.js';
+import { CidrAllowList, type GuestProbeConfig } from './targets/index.js';
 import { VERSION } from './version.js';
 
 export type LivenessAction = 'stop-launcher' | 'delete-vmi' | 'none';
@@ -45,6 +46,8 @@ export interface AgentOptions {
   listen?: string;
   /** `--allow-probe-cidr` values; parsed in the constructor (InvalidCidrError). */
   allowProbeCidrs?: readonly string[];
+  /** `--guest-probes`: run exec / guestAgentPing through launcher sockets under this pods root. */
+  guestProbes?: GuestProbeConfig;
   /** Builds the liveness handler; it receives what the agent shares (writes, reporter, observer).
    *  Undefined: liveness failures are reported but nothing is stopped. */
   liveness?: (deps: LivenessDeps) => LivenessHandler & { stop?(): void | Promise<void> };
@@ -176,6 +179,7 @@ export class Agent {
       logger: this.log,
       clock,
       allowedCidrs: allowed,
+      ...(opts.guestProbes ? { guestProbes: opts.guestProbes } : {}),
       ...(this.liveness ? { liveness: this.liveness } : {}),
       createWorker: opts.createWorker ?? probeWorkerFactory({ logger: this.log }),
     });
@@ -273,6 +277,7 @@ export class Agent {
     const deadline = Date.now() + graceMs;
     this.abort.abort();
     this.manager.stop();
+    closeLauncherClients();
     for (const off of this.offs.splice(0)) off();
     await Promise.all([this.vmiWatcher.stop(), this.podWatcher.stop()]);
     if (this.reporterLoaded) {

@@ -6,7 +6,12 @@ import { type ProbeKind, probesOfVmi, REASON, type ResolvedProbe, resolveVmiProb
 import type { HandlerType } from '../observer.js';
 import type { ProbeTarget } from '../probers/types.js';
 import type { ConditionStatus } from '../report/types.js';
-import { resolveTarget } from '../targets/index.js';
+import {
+  ANNOTATION_PAUSE_GUEST_AGENT_PROBES,
+  type GuestProbeConfig,
+  guestAgentProbesPaused,
+  resolveTarget,
+} from '../targets/index.js';
 import type { PodObject, VmiObject } from './types.js';
 
 export type DesiredProbe = {
@@ -21,6 +26,8 @@ export type DesiredProbe = {
 
 export interface DesiredContext {
   allowedCidrs: { contains(ip: string): boolean };
+  /** Guest probes enabled (--guest-probes); absent → exec/guestAgentPing are UnsupportedProbe. */
+  guestProbes?: GuestProbeConfig;
 }
 
 /** A VMI this agent probes: it runs here (status.nodeName — the label alone may lag) and is Running. */
@@ -37,6 +44,22 @@ export function livenessSuspension(vmi: VmiObject): 'paused' | 'migrating' | und
   const m = vmi.status?.migrationState;
   if (m?.startTimestamp && !m.endTimestamp && !m.completed && !m.failed) return 'migrating';
   return undefined;
+}
+
+/** Why guest probes (exec, guestAgentPing) of this VMI must not run now, of any kind: the guest
+ *  agent is unreachable by design while the VMI is paused or migrating (KubeVirt's launcher
+ *  suppresses those errors too), and KubeVirt's kubevirt.io/pause-guest-agent-probes annotation
+ *  asks for them to stop (KubeVirt short-circuits GuestPing to success; vmprobe holds exec too,
+ *  since it needs the same agent). */
+export function guestProbeSuspension(vmi: VmiObject): string | undefined {
+  const s = livenessSuspension(vmi);
+  if (s) return `VMI ${s}`;
+  if (guestAgentProbesPaused(vmi)) return `annotation ${ANNOTATION_PAUSE_GUEST_AGENT_PROBES} is set`;
+  return undefined;
+}
+
+export function isGuestHandler(h: HandlerType): boolean {
+  return h === 'exec' || h === 'guestAgentPing';
 }
 
 /** Epoch ms of the VMI's Running transition, when it says. */
@@ -97,6 +120,7 @@ export function desiredProbes(
       launcherPods,
       allowedCidrs: ctx.allowedCidrs,
       fieldPath: p.fieldPath,
+      ...(ctx.guestProbes ? { guestProbes: ctx.guestProbes } : {}),
     });
     if (!t.ok) {
       out.set(kind, { ...base, mode: 'fixed', status: 'Unknown', reason: t.reason, message: t.message });

@@ -12,6 +12,8 @@ import { type Clock, systemClock } from '../clock.js';
 import {
   type DesiredProbe,
   desiredProbes,
+  guestProbeSuspension,
+  isGuestHandler,
   isProbedHere,
   livenessSuspension,
   runningSince,
@@ -22,7 +24,7 @@ import type { AgentObserver, HandlerType, ProbeIdentity, ProbeState } from '../o
 import type { ProbeOutcome } from '../probers/types.js';
 import type { ConditionStatus, PodRef, Reporter, VmiProbeReport, VmiRef } from '../report/types.js';
 import type { ProbeSnapshot } from '../snapshot.js';
-import { launcherPodsOf, targetKey } from '../targets/index.js';
+import { type GuestProbeConfig, launcherPodsOf, targetKey } from '../targets/index.js';
 import type { LivenessHandler, ManagedWorker, WorkerFactory } from './types.js';
 
 export interface ProbeManagerOptions {
@@ -32,6 +34,8 @@ export interface ProbeManagerOptions {
   logger: Logger;
   createWorker: WorkerFactory;
   allowedCidrs: { contains(ip: string): boolean };
+  /** Guest probes enabled (exec, guestAgentPing through the launcher socket; targets/guest.ts). */
+  guestProbes?: GuestProbeConfig;
   liveness?: LivenessHandler;
   clock?: Clock;
 }
@@ -229,7 +233,10 @@ export class ProbeManager {
       return;
     }
     const launcherPods = launcherPodsOf(vmi, this.podsOf(uid), this.opts.nodeName);
-    const desired = desiredProbes(vmi, launcherPods, { allowedCidrs: this.opts.allowedCidrs });
+    const desired = desiredProbes(vmi, launcherPods, {
+      allowedCidrs: this.opts.allowedCidrs,
+      ...(this.opts.guestProbes ? { guestProbes: this.opts.guestProbes } : {}),
+    });
     if (desired.size === 0) {
       this.dropVmi(uid);
       return;
@@ -256,16 +263,31 @@ export class ProbeManager {
     suspension: 'paused' | 'migrating' | undefined,
   ): void {
     const gated = d.kind !== 'startup' && !entry.started;
-    const suspended = d.kind === 'liveness' && suspension !== undefined;
+    // Guest probes of every kind stop (not run, not counted) while the guest agent is meant to be
+    // unreachable; a readiness/startup one holds its last status instead of dropping to Unknown.
+    const guestHold = isGuestHandler(d.handler) ? guestProbeSuspension(vmi) : undefined;
+    const suspended = (d.kind === 'liveness' && suspension !== undefined) || guestHold !== undefined;
+    const existingProbe = entry.probes.get(d.kind);
     let fixed: { status: ConditionStatus; reason: string; message: string } | undefined;
     if (d.mode === 'fixed') fixed = d;
-    else if (suspended)
+    else if (suspended && d.kind === 'liveness')
       fixed = {
         status: 'Unknown',
         reason: REASON.Suspended,
-        message: `liveness suspended: VMI ${suspension}`,
+        message: `liveness suspended: ${guestHold ?? `VMI ${suspension}`}`,
       };
-    else if (gated) {
+    else if (guestHold !== undefined) {
+      const held =
+        existingProbe && existingProbe.reason !== REASON.Initializing
+          ? existingProbe.status
+          : (this.opts.reporter.lastReported(entry.ref.uid)?.conditions[d.kind] ??
+            (d.kind === 'readiness' ? 'False' : 'Unknown'));
+      fixed = {
+        status: held,
+        reason: REASON.Suspended,
+        message: `${d.handler} probe suspended: ${guestHold}`,
+      };
+    } else if (gated) {
       fixed = {
         status: d.kind === 'readiness' ? 'False' : 'Unknown',
         reason: REASON.StartupPending,
