@@ -51,7 +51,7 @@ function outcomeOfStatus(
       return attempt.finish(
         'unknown',
         REASON.ProbeError,
-        `cannot reach the launcher command socket ${socketPath}: ${r.details}`,
+        `cannot reach the launcher command socket ${socketPath}: ${r.details.replace(/\s*Resolution note:\s*$/, '')}`,
       );
     case status.UNIMPLEMENTED:
       return attempt.finish(
