@@ -93,6 +93,7 @@ export class LauncherClientPool {
           'grpc.initial_reconnect_backoff_ms': 500,
           'grpc.max_reconnect_backoff_ms': 5_000,
           'grpc.enable_retries': 0,
+          'grpc.enable_channelz': 0,
         }),
         lastUsed: now,
       };
