@@ -141,14 +141,20 @@ async function main(): Promise<void> {
           .map((x) => x.toFixed(2))
           .join(' ')}`,
     );
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
     for (const kind of ['exec', 'guestAgentPing'] as const) {
       const pool = new LauncherClientPool();
+      global.gc?.();
+      const rssBefore = process.memoryUsage().rss;
       // Warm-up: one full round, so every client is open and negotiated.
       report(kind, 'warm-up', await window(kind, root, pool, c.pid as number, period));
       const rss0 = process.memoryUsage().rss;
       report(kind, 'steady', await window(kind, root, pool, c.pid as number, seconds));
+      global.gc?.();
+      const m = process.memoryUsage();
       console.log(
-        `${' '.repeat(23)}clients open ${pool.size}, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (${((process.memoryUsage().rss - rss0) / 2 ** 20).toFixed(0)} MiB growth in the window)`,
+        `${' '.repeat(23)}clients open ${pool.size}: RSS ${mib(rssBefore)} before the clients, ${mib(m.rss)} after the window ` +
+          `(${((m.rss - rssBefore) / pool.size / 1024).toFixed(0)} KiB per client; growth in the steady window ${mib(m.rss - rss0)}; heap used ${mib(m.heapUsed)})`,
       );
       pool.close();
     }
