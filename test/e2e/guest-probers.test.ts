@@ -128,6 +128,45 @@ describe('guest probers against a fake launcher', () => {
     expect(pool.size).toBe(1);
   });
 
+  it('aborting one of two concurrent first calls on a socket leaves the other unharmed', async () => {
+    pool.close();
+    const ac = new AbortController();
+    const first = exec('true', [], 1000, ac.signal);
+    const second = ping();
+    ac.abort();
+    expect(await first).toMatchObject({ result: 'unknown', reason: 'ProbeAborted' });
+    expect((await second).result).toBe('success');
+  });
+
+  it('a client idle for longer than idleMs is closed when another socket is used', async () => {
+    let now = 0;
+    const idlePool = new LauncherClientPool({ idleMs: 1000, now: () => now });
+    const other = await startFakeLauncher({ podsRoot: root, podUid: 'other', domainName: DOMAIN });
+    try {
+      const target = (socketPath: string) => ({
+        type: 'guestAgentPing' as const,
+        socketPath,
+        domainName: DOMAIN,
+      });
+      expect(
+        (await probeGuestPing(target(launcher.socketPath), { timeoutMs: 1000 }, undefined, idlePool)).result,
+      ).toBe('success');
+      now = 500;
+      expect(
+        (await probeGuestPing(target(other.socketPath), { timeoutMs: 1000 }, undefined, idlePool)).result,
+      ).toBe('success');
+      expect(idlePool.size).toBe(2);
+      now = 1600; // the first is idle 1,600 ms, the second 1,100 ms: both over idleMs, but the one in use stays
+      expect(
+        (await probeGuestPing(target(other.socketPath), { timeoutMs: 1000 }, undefined, idlePool)).result,
+      ).toBe('success');
+      expect(idlePool.size).toBe(1);
+    } finally {
+      idlePool.close();
+      await other.stop();
+    }
+  });
+
   it('an aborted attempt is unknown/ProbeAborted and cancels the call', async () => {
     launcher.guest = { guest: 'hangs' };
     const ac = new AbortController();

@@ -24,6 +24,8 @@ export interface LauncherClientPoolOptions {
 interface Entry {
   client: grpc.Client;
   lastUsed: number;
+  /** Calls in flight: an entry with any is never closed as idle. */
+  inflight: number;
   /** Negotiated version (resolves ok) or the failed attempt's result; dropped after a failure. */
   version?: Promise<CallResult<number>>;
 }
@@ -56,16 +58,23 @@ export class LauncherClientPool {
     signal?: AbortSignal,
   ): Promise<CallResult<Res>> {
     const entry = this.acquire(socketPath);
-    if (!entry.version) {
-      const negotiation = this.negotiate(entry, deadline, signal);
-      entry.version = negotiation;
-      void negotiation.then((r) => {
-        if (!r.ok && entry.version === negotiation) entry.version = undefined;
-      });
+    entry.inflight++;
+    try {
+      if (!entry.version) {
+        // Shared by concurrent callers of this socket, so it does not take any one caller's signal.
+        const negotiation = this.negotiate(entry, deadline);
+        entry.version = negotiation;
+        void negotiation.then((r) => {
+          if (!r.ok && entry.version === negotiation) entry.version = undefined;
+        });
+      }
+      const version = await entry.version;
+      if (signal?.aborted) return { ok: false, code: grpc.status.CANCELLED, details: 'aborted' };
+      if (!version.ok) return version;
+      return await unary(entry.client, method, reqCodec, resCodec, request, deadline, signal);
+    } finally {
+      entry.inflight--;
     }
-    const version = await entry.version;
-    if (!version.ok) return version;
-    return unary(entry.client, method, reqCodec, resCodec, request, deadline, signal);
   }
 
   /** Closes every client; the pool stays usable (a later call opens a fresh client). Idempotent. */
@@ -77,7 +86,7 @@ export class LauncherClientPool {
   private acquire(socketPath: string): Entry {
     const now = this.now();
     for (const [path, e] of this.entries) {
-      if (path !== socketPath && now - e.lastUsed > this.idleMs) {
+      if (path !== socketPath && e.inflight === 0 && now - e.lastUsed > this.idleMs) {
         e.client.close();
         this.entries.delete(path);
       }
@@ -96,6 +105,7 @@ export class LauncherClientPool {
           'grpc.enable_channelz': 0,
         }),
         lastUsed: now,
+        inflight: 0,
       };
       this.entries.set(socketPath, entry);
     }
@@ -103,7 +113,7 @@ export class LauncherClientPool {
     return entry;
   }
 
-  private async negotiate(entry: Entry, deadline: number, signal?: AbortSignal): Promise<CallResult<number>> {
+  private async negotiate(entry: Entry, deadline: number): Promise<CallResult<number>> {
     const r = await unary(
       entry.client,
       METHOD.Info,
@@ -111,7 +121,6 @@ export class LauncherClientPool {
       codecs.CmdInfoResponse,
       {},
       deadline,
-      signal,
     );
     if (!r.ok) return r;
     const versions = r.value.supportedCmdVersions;
