@@ -1,6 +1,7 @@
 // gRPC clients of virt-launcher command sockets, one per socket path, reused across attempts (a
 // fresh HTTP/2 connection per probe would cost more than the probe). The pool owns its clients:
-// an entry idle for longer than `idleMs` is closed on the next acquire (no timer of its own), and
+// an entry idle for longer than `idleMs` is closed by a later acquire (looked for at most every
+// idleMs / 10; no timer of its own), and
 // close() closes all (the agent's stop, the CLI's exit). The cmd protocol version is negotiated
 // once per client through kubevirt.cmd.info.CmdInfo/Info, as KubeVirt's own client does, and
 // again after a failed negotiation.
@@ -35,6 +36,8 @@ export class LauncherClientPool {
   private readonly idleMs: number;
   private readonly maxReceiveBytes: number;
   private readonly now: () => number;
+  /** When idle clients were last looked for: at most every idleMs / 10, not on every call. */
+  private lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(opts: LauncherClientPoolOptions = {}) {
     this.idleMs = opts.idleMs ?? 5 * 60_000;
@@ -85,10 +88,13 @@ export class LauncherClientPool {
 
   private acquire(socketPath: string): Entry {
     const now = this.now();
-    for (const [path, e] of this.entries) {
-      if (path !== socketPath && e.inflight === 0 && now - e.lastUsed > this.idleMs) {
-        e.client.close();
-        this.entries.delete(path);
+    if (now - this.lastSweep >= this.idleMs / 10) {
+      this.lastSweep = now;
+      for (const [path, e] of this.entries) {
+        if (path !== socketPath && e.inflight === 0 && now - e.lastUsed > this.idleMs) {
+          e.client.close();
+          this.entries.delete(path);
+        }
       }
     }
     let entry = this.entries.get(socketPath);
