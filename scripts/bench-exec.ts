@@ -2,7 +2,8 @@
 // 1,000 VMIs × 1 probe every 10 s, against 1,000 fake virt-launcher command servers (one unix
 // socket each, test/src/launcher) in a child process, so only the prober side is measured here.
 // Per kind: one warm-up round (opens the 1,000 gRPC clients and negotiates versions; its CPU is
-// reported apart), then the measured window at the steady rate.
+// reported apart), then the measured window at the steady rate. The third row, `floor`, is the same
+// GuestPing through a bare @grpc/grpc-js client (what the library alone costs).
 //
 //   npm run bench:exec -- [--vmis 1000] [--period 10] [--seconds 30]
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -11,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import { LauncherClientPool, type ProbeOutcome, probeExec, probeGuestPing } from '@vmprobe/agent';
+import { codecs, METHOD } from '@vmprobe/agent/probers/launcher-proto';
 import { runAtRate } from './lib/rate.js';
 import { cpuSeconds, procCpuSeconds, quantile } from './lib/stats.js';
 
@@ -73,8 +76,37 @@ interface Window {
   skipped: number;
 }
 
+/** The library's floor: the same GuestPing through a bare @grpc/grpc-js Client per socket, no
+ *  pool, no negotiation, no outcome building — what any gRPC caller in Node pays. */
+const floorClients = new Map<string, grpc.Client>();
+function floorPing(socketPath: string, domain: string): Promise<ProbeOutcome> {
+  let client = floorClients.get(socketPath);
+  if (!client) {
+    client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
+    floorClients.set(socketPath, client);
+  }
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      METHOD.GuestPing,
+      codecs.GuestPingRequest.encode,
+      codecs.GuestPingResponse.decode,
+      { domainName: domain, timeoutSeconds: 1 },
+      new grpc.Metadata(),
+      { deadline: Date.now() + 2000 },
+      (err) =>
+        resolve({
+          result: err ? 'failure' : 'success',
+          reason: '',
+          message: '',
+          timings: { startedAt: 0, durationMs: performance.now() - t0 },
+        }),
+    );
+  });
+}
+
 async function window(
-  kind: 'exec' | 'guestAgentPing',
+  kind: 'exec' | 'guestAgentPing' | 'floor',
   root: string,
   pool: LauncherClientPool,
   serverPid: number,
@@ -86,6 +118,7 @@ async function window(
   const srv0 = procCpuSeconds(serverPid);
   const r = await runAtRate({ rate: vmis / period, concurrency: vmis, seconds: windowSeconds }, (n) => {
     const i = n % vmis;
+    if (kind === 'floor') return floorPing(socket(i), domainName(i));
     return kind === 'exec'
       ? probeExec(
           {
@@ -142,7 +175,7 @@ async function main(): Promise<void> {
           .join(' ')}`,
     );
     const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-    for (const kind of ['exec', 'guestAgentPing'] as const) {
+    for (const kind of ['exec', 'guestAgentPing', 'floor'] as const) {
       const pool = new LauncherClientPool();
       global.gc?.();
       const rssBefore = process.memoryUsage().rss;
@@ -152,11 +185,16 @@ async function main(): Promise<void> {
       report(kind, 'steady', await window(kind, root, pool, c.pid as number, seconds));
       global.gc?.();
       const m = process.memoryUsage();
+      const clients = kind === 'floor' ? floorClients.size : pool.size;
       console.log(
-        `${' '.repeat(23)}clients open ${pool.size}: RSS ${mib(rssBefore)} before the clients, ${mib(m.rss)} after the window ` +
-          `(${((m.rss - rssBefore) / pool.size / 1024).toFixed(0)} KiB per client; growth in the steady window ${mib(m.rss - rss0)}; heap used ${mib(m.heapUsed)})`,
+        `${' '.repeat(23)}clients open ${clients}: RSS ${mib(rssBefore)} before the clients, ${mib(m.rss)} after the window ` +
+          `(${((m.rss - rssBefore) / Math.max(1, clients) / 1024).toFixed(0)} KiB per client; growth in the steady window ${mib(m.rss - rss0)}; heap used ${mib(m.heapUsed)})`,
       );
       pool.close();
+      if (kind === 'floor') {
+        for (const f of floorClients.values()) f.close();
+        floorClients.clear();
+      }
     }
   } finally {
     c.stdin?.end();
