@@ -18,7 +18,8 @@ const bin = `${root}agent/bin/vmprobe.js`;
 const isRoot = process.getuid?.() === 0;
 const hasTools = (() => {
   try {
-    execFileSync('sh', ['-c', 'command -v setpriv && command -v unshare && command -v mount'], {
+    // unshare -m needs CAP_SYS_ADMIN (a root container without it cannot run this test).
+    execFileSync('sh', ['-c', 'command -v setpriv && command -v mount && unshare -m true'], {
       stdio: 'ignore',
     });
     return true;
@@ -28,7 +29,9 @@ const hasTools = (() => {
 })();
 const skip = !isRoot || !hasTools;
 if (skip)
-  console.log('guest-probes-privilege: skipped — needs root and setpriv, unshare, mount (util-linux)');
+  console.log(
+    'guest-probes-privilege: skipped — needs root, setpriv and mount (util-linux), and unshare -m (CAP_SYS_ADMIN)',
+  );
 
 /** Capabilities the rendered overlay adds to the agent container. */
 function componentCapabilities(): string[] {
