@@ -26,10 +26,11 @@ import {
 import { AgentMetrics } from './metrics/index.js';
 import type { PodObject, VmiObject } from './model/objects.js';
 import type { AgentObserver } from './observer.js';
+import { closeLauncherClients } from './probers/index.js';
 import { ApiReporter } from './report/index.js';
 import type { Reporter } from './report/types.js';
 import type { ProbeSnapshot } from './snapshot.js';
-import { ProbeAddressPolicy } from './targets/index.js';
+import { type GuestProbeConfig, ProbeAddressPolicy } from './targets/index.js';
 import { VERSION } from './version.js';
 
 export type { LivenessAction } from './model/conditions.js';
@@ -50,6 +51,8 @@ export interface AgentOptions {
   insecureEndpoints?: boolean;
   /** Default (unless insecureEndpoints): a ReviewingGuard over the API's review calls. */
   endpointGuard?: EndpointGuard;
+  /** `--guest-probes`: run exec / guestAgentPing through launcher sockets under this pods root. */
+  guestProbes?: GuestProbeConfig;
   /** Builds the liveness handler; it receives what the agent shares (writes, reporter, observer).
    *  Undefined: liveness failures are reported but nothing is stopped. */
   liveness?: (deps: LivenessDeps) => LivenessHandler & { stop?(): void | Promise<void> };
@@ -190,6 +193,7 @@ export class Agent {
       logger: this.log,
       clock,
       addressPolicy,
+      ...(opts.guestProbes ? { guestProbes: opts.guestProbes } : {}),
       ...(this.liveness ? { liveness: this.liveness } : {}),
       createWorker: opts.createWorker ?? probeWorkerFactory({ logger: this.log }),
     });
@@ -298,6 +302,7 @@ export class Agent {
     const deadline = Date.now() + graceMs;
     this.abort.abort();
     this.manager.stop();
+    closeLauncherClients();
     for (const off of this.offs.splice(0)) off();
     await Promise.all([this.vmiWatcher.stop(), this.podWatcher.stop()]);
     if (this.reporterLoaded) {

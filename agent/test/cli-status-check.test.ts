@@ -190,7 +190,7 @@ spec:
     spec:
       readinessProbe:
         tcpSocket: {port: 22}
-        exec: {command: [true]}
+        exec: {command: ["true"]}
 `,
     );
     const r = await vmprobe('check', p);

@@ -111,7 +111,7 @@ describe('verdicts through the real ProbeWorker and manager', () => {
         jitter: false,
         prober: async (target: ProbeTarget): Promise<ProbeOutcome> => {
           attempts++;
-          const port = target.type === 'icmp' ? 0 : target.port;
+          const port = target.type === 'tcp' || target.type === 'http' ? target.port : 0;
           const a = answer.get(port) ?? { result: 'success', reason: REASON.ProbeSucceeded, message: '' };
           // A stalled agent: the 1 s timeout timer fired 5 s late.
           const durationMs = a.reason === REASON.ProbeTimeout && stalled ? 6000 : 1;
@@ -319,7 +319,7 @@ describe('verdicts through the real ProbeWorker and manager', () => {
         logger: silentLogger,
         jitter: false,
         prober: async (target: ProbeTarget): Promise<ProbeOutcome> => {
-          const port = target.type === 'icmp' ? 0 : target.port;
+          const port = target.type === 'tcp' || target.type === 'http' ? target.port : 0;
           const a = answer.get(port) ?? { result: 'success', reason: REASON.ProbeSucceeded, message: '' };
           return { ...a, timings: { startedAt: clock.now(), durationMs: 1 } };
         },

@@ -24,7 +24,8 @@ export type ResolvedHandler =
     }
   | { type: 'tcp'; port: IntOrString; host?: string }
   | { type: 'icmp' }
-  | { type: 'exec' }
+  /** command[0] is what the guest runs, the rest its arguments (validated: no ", \\, controls). */
+  | { type: 'exec'; command: string[] }
   | { type: 'guestAgentPing' };
 
 export interface ResolvedProbe {
@@ -63,7 +64,7 @@ function resolveHandler(probe: Probe): ResolvedHandler {
     return { type: 'tcp', port: t.port, ...(t.host ? { host: t.host } : {}) };
   }
   if (probe.icmp) return { type: 'icmp' };
-  if (probe.exec) return { type: 'exec' };
+  if (probe.exec) return { type: 'exec', command: [...(probe.exec.command ?? [])] };
   return { type: 'guestAgentPing' };
 }
 

@@ -151,6 +151,51 @@ function checkEmptyObject(
   else checkUnknownFields(v, allowed, path, out);
 }
 
+/** Longest exec command (all elements together) the agent sends to a launcher. */
+export const MAX_EXEC_COMMAND_LENGTH = 4096;
+
+/**
+ * exec.command: a non-empty array of strings, the first non-empty. The virt-launcher pastes the
+ * command and every argument between double quotes into a QEMU guest-agent JSON request without
+ * escaping, so a double quote, a backslash or a control character would change the request (or
+ * break it): those are rejected. Single quotes are harmless in that JSON and stay allowed.
+ */
+export function checkExecCommand(v: unknown, path: string, out: ProbeProblem[]): void {
+  if (v === undefined) {
+    out.push({ path, message: 'required value' });
+    return;
+  }
+  if (!Array.isArray(v)) {
+    out.push({ path, message: `must be an array of strings, got ${describe(v)}` });
+    return;
+  }
+  if (v.length === 0) {
+    out.push({ path, message: 'must not be empty' });
+    return;
+  }
+  let total = 0;
+  v.forEach((el, i) => {
+    const p = `${path}[${i}]`;
+    if (typeof el !== 'string') {
+      out.push({ path: p, message: `must be a string, got ${describe(el)}` });
+      return;
+    }
+    total += el.length;
+    if (i === 0 && el === '') out.push({ path: p, message: 'the command must not be empty' });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+    const bad = /["\\\u0000-\u001f\u007f]/.exec(el);
+    if (bad) {
+      out.push({
+        path: p,
+        message: `must not contain ${JSON.stringify(bad[0])}: the virt-launcher does not escape double quotes, backslashes or control characters in guest commands`,
+      });
+    }
+  });
+  if (total > MAX_EXEC_COMMAND_LENGTH) {
+    out.push({ path, message: `must be at most ${MAX_EXEC_COMMAND_LENGTH} characters in all` });
+  }
+}
+
 function checkInteger(v: unknown, min: number, path: string, out: ProbeProblem[]): void {
   if (v === undefined) return;
   if (typeof v !== 'number' || !Number.isInteger(v)) {
@@ -197,8 +242,10 @@ export function validateProbe(probe: unknown, kind: ProbeKind, fieldPath: string
     const p = `${fieldPath}.${h}`;
     if (h === 'httpGet') checkHttpGet(probe.httpGet, p, out);
     else if (h === 'tcpSocket') checkTcpSocket(probe.tcpSocket, p, out);
-    else if (h === 'exec') checkEmptyObject(probe.exec, p, out, ['command']);
-    else checkEmptyObject(probe[h], p, out);
+    else if (h === 'exec') {
+      checkEmptyObject(probe.exec, p, out, ['command']);
+      if (isObject(probe.exec)) checkExecCommand(probe.exec.command, `${p}.command`, out);
+    } else checkEmptyObject(probe[h], p, out);
   }
   checkInteger(probe.initialDelaySeconds, 0, `${fieldPath}.initialDelaySeconds`, out);
   checkInteger(probe.timeoutSeconds, 1, `${fieldPath}.timeoutSeconds`, out);

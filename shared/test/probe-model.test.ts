@@ -60,7 +60,10 @@ describe('resolveProbe', () => {
 
   it('resolves icmp, exec and guestAgentPing handlers', () => {
     expect(resolveProbe({ icmp: {} }, 'readiness').handler).toEqual({ type: 'icmp' });
-    expect(resolveProbe({ exec: { command: ['true'] } }, 'readiness').handler).toEqual({ type: 'exec' });
+    expect(resolveProbe({ exec: { command: ['true'] } }, 'readiness').handler).toEqual({
+      type: 'exec',
+      command: ['true'],
+    });
     expect(resolveProbe({ guestAgentPing: {} }, 'liveness').handler).toEqual({ type: 'guestAgentPing' });
   });
 
@@ -181,6 +184,32 @@ describe('validateProbe', () => {
     expect(msgs({ icmp: {}, periodSeconds: '10' })).toEqual([
       'spec.readinessProbe.periodSeconds: must be an integer, got a string',
     ]);
+  });
+
+  it('exec.command: a non-empty array of strings without double quotes, backslashes or control characters', () => {
+    const problems = (command: unknown) =>
+      validateProbe({ exec: { command } }, 'readiness', 'p').map(formatProblem);
+    expect(problems(['cat', '/tmp/ready'])).toEqual([]);
+    expect(problems(['sh', '-c', "grep 'ok' /tmp/state"])).toEqual([]);
+    expect(problems(undefined)).toEqual(['p.exec.command: required value']);
+    expect(problems([])).toEqual(['p.exec.command: must not be empty']);
+    expect(problems('cat /tmp/ready')).toEqual(['p.exec.command: must be an array of strings, got a string']);
+    expect(problems([true])).toEqual(['p.exec.command[0]: must be a string, got a boolean']);
+    expect(problems([''])).toEqual(['p.exec.command[0]: the command must not be empty']);
+    for (const [bad, shown] of [
+      ['a"b', '"\\""'],
+      ['a\\b', '"\\\\"'],
+      ['a\nb', '"\\n"'],
+      ['a\tb', '"\\t"'],
+      ['a\u0000b', '"\\u0000"'],
+      ['a\u007fb', '"\u007f"'],
+    ] as const) {
+      const got = problems(['echo', bad]);
+      expect(got).toHaveLength(1);
+      expect(got[0]).toContain(`p.exec.command[1]: must not contain ${shown}`);
+    }
+    expect(problems(['"quoted"'])[0]).toContain('p.exec.command[0]: must not contain');
+    expect(problems(['x'.repeat(5000)])).toEqual(['p.exec.command: must be at most 4096 characters in all']);
   });
 
   it('rejects unknown handler types and non-objects without throwing', () => {

@@ -124,7 +124,7 @@ function validate(r: Rendered): void {
   }
 }
 
-const KUSTOMIZATIONS = ['.', 'base', 'overlays/monitoring', 'overlays/delete-vmi'];
+const KUSTOMIZATIONS = ['.', 'base', 'overlays/monitoring', 'overlays/delete-vmi', 'overlays/guest-probes'];
 
 function find(objects: Rendered[], kind: string, name?: string): K8sObject {
   const hit = objects.find(

@@ -1,5 +1,6 @@
 // `vmprobe agent --node-name N [--kubeconfig F] [--listen ADDR:PORT] [--liveness-action …]
 //   [--max-kills-per-minute N] [--allow-probe-cidr CIDR]… [--unsafe-probe-cidr CIDR]… [--insecure-endpoints]
+//   [--guest-probes [--kubelet-pods-root DIR]]
 //   [--log-level …] [--log-format json|pretty]`
 // Runs the node agent until SIGTERM/SIGINT, then stops probing, flushes pending writes within the
 // shutdown grace and exits 0. NODE_NAME and KUBECONFIG come from the environment when the flags are
@@ -11,7 +12,7 @@ import { parseListenAddress } from '../http/index.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLivenessHandler, DEFAULT_KILL_BUDGET } from '../liveness/index.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
-import { CidrAllowList } from '../targets/index.js';
+import { CidrAllowList, DEFAULT_PODS_ROOT, podsRootProblem } from '../targets/index.js';
 import { VERSION } from '../version.js';
 
 export const DEFAULT_LISTEN = '0.0.0.0:9470';
@@ -27,6 +28,8 @@ interface AgentFlags {
   allowProbeCidr: string[];
   unsafeProbeCidr: string[];
   insecureEndpoints: boolean;
+  guestProbes?: boolean;
+  kubeletPodsRoot: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -113,6 +116,18 @@ export function registerAgentCommand(program: Command): void {
         'serve /metrics and /debug/probes to anyone who reaches the port (no TokenReview/SubjectAccessReview)',
       ).default(false),
     )
+    .addOption(
+      new Option(
+        '--guest-probes',
+        'run exec and guestAgentPing probes through each virt-launcher command socket (needs the kubelet pods directory mounted, see --kubelet-pods-root and docs/OPERATIONS.md "Guest probes"); off: they are reported Unknown/UnsupportedProbe',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--kubelet-pods-root <dir>',
+        'where the kubelet’s /var/lib/kubelet/pods is mounted in this container (short: unix socket paths are limited to 107 bytes)',
+      ).default(DEFAULT_PODS_ROOT),
+    )
     .addOption(new Option('--log-level <level>').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>').choices(['json', 'pretty']).default('json'))
     .action(async (flags: AgentFlags) => {
@@ -121,6 +136,8 @@ export function registerAgentCommand(program: Command): void {
         parseListenAddress(flags.listen);
         new CidrAllowList(flags.allowProbeCidr);
         new CidrAllowList(flags.unsafeProbeCidr);
+        const rootProblem = podsRootProblem(flags.kubeletPodsRoot);
+        if (rootProblem) throw new Error(`--kubelet-pods-root: ${rootProblem}`);
       } catch (err) {
         usage(err instanceof Error ? err.message : String(err));
       }
@@ -151,6 +168,7 @@ export function registerAgentCommand(program: Command): void {
         allowProbeCidrs: flags.allowProbeCidr,
         unsafeProbeCidrs: flags.unsafeProbeCidr,
         insecureEndpoints: flags.insecureEndpoints,
+        ...(flags.guestProbes ? { guestProbes: { podsRoot: flags.kubeletPodsRoot } } : {}),
         liveness,
       });
       logger.info(
@@ -164,6 +182,7 @@ export function registerAgentCommand(program: Command): void {
           endpoints: flags.insecureEndpoints
             ? 'insecure (no authentication)'
             : 'TokenReview + SubjectAccessReview',
+          guestProbes: flags.guestProbes ? { kubeletPodsRoot: flags.kubeletPodsRoot } : false,
           server: kubeConfig.getCurrentCluster()?.server,
         },
         'vmprobe agent starting',

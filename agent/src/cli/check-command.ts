@@ -237,7 +237,7 @@ function checkObject(
       push(
         'warning',
         `${p.fieldPath}.${handler}`,
-        `valid, but vmprobe cannot run ${handler} probes (they need the guest agent): reported Unknown/UnsupportedProbe`,
+        `valid, but ${handler} probes need the guest agent: vmprobe runs them only where the agent has --guest-probes (the manifests/components/guest-probes component); elsewhere they are reported Unknown/UnsupportedProbe`,
       );
     }
   }

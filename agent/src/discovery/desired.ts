@@ -7,7 +7,13 @@ import type { PodObject, VmiObject } from '../model/objects.js';
 import type { HandlerType } from '../observer.js';
 import type { ProbeTarget } from '../probers/types.js';
 import type { ConditionStatus } from '../report/types.js';
-import { type AddressPolicy, resolveTarget } from '../targets/index.js';
+import {
+  type AddressPolicy,
+  ANNOTATION_PAUSE_GUEST_AGENT_PROBES,
+  type GuestProbeConfig,
+  guestAgentProbesPaused,
+  resolveTarget,
+} from '../targets/index.js';
 
 export type DesiredProbe = {
   kind: ProbeKind;
@@ -21,6 +27,8 @@ export type DesiredProbe = {
 
 export interface DesiredContext {
   addressPolicy: AddressPolicy;
+  /** Guest probes enabled (--guest-probes); absent → exec/guestAgentPing are UnsupportedProbe. */
+  guestProbes?: GuestProbeConfig;
 }
 
 /** A VMI this agent probes: it runs here (status.nodeName — the label alone may lag) and is Running. */
@@ -37,6 +45,22 @@ export function livenessSuspension(vmi: VmiObject): 'paused' | 'migrating' | und
   const m = vmi.status?.migrationState;
   if (m?.startTimestamp && !m.endTimestamp && !m.completed && !m.failed) return 'migrating';
   return undefined;
+}
+
+/** Why guest probes (exec, guestAgentPing) of this VMI must not run now, of any kind: the guest
+ *  agent is unreachable by design while the VMI is paused or migrating (KubeVirt's launcher
+ *  suppresses those errors too), and KubeVirt's kubevirt.io/pause-guest-agent-probes annotation
+ *  asks for them to stop (KubeVirt short-circuits GuestPing to success; vmprobe holds exec too,
+ *  since it needs the same agent). */
+export function guestProbeSuspension(vmi: VmiObject): string | undefined {
+  const s = livenessSuspension(vmi);
+  if (s) return `VMI ${s}`;
+  if (guestAgentProbesPaused(vmi)) return `annotation ${ANNOTATION_PAUSE_GUEST_AGENT_PROBES} is set`;
+  return undefined;
+}
+
+export function isGuestHandler(h: HandlerType): boolean {
+  return h === 'exec' || h === 'guestAgentPing';
 }
 
 /** Epoch ms of the VMI's Running transition, when it says. */
@@ -97,6 +121,7 @@ export function desiredProbes(
       launcherPods,
       addressPolicy: ctx.addressPolicy,
       fieldPath: p.fieldPath,
+      ...(ctx.guestProbes ? { guestProbes: ctx.guestProbes } : {}),
     });
     if (!t.ok) {
       out.set(kind, { ...base, mode: 'fixed', status: 'Unknown', reason: t.reason, message: t.message });

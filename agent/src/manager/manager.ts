@@ -19,6 +19,8 @@ import { type Clock, systemClock } from '../clock.js';
 import {
   type DesiredProbe,
   desiredProbes,
+  guestProbeSuspension,
+  isGuestHandler,
   isProbedHere,
   livenessSuspension,
   runningSince,
@@ -29,7 +31,7 @@ import type { AgentObserver, HandlerType, ProbeIdentity, ProbeState } from '../o
 import type { ProbeOutcome } from '../probers/types.js';
 import type { ConditionStatus, PodRef, Reporter, VmiProbeReport, VmiRef } from '../report/types.js';
 import type { ProbeSnapshot } from '../snapshot.js';
-import { type AddressPolicy, launcherPodsOf, targetKey } from '../targets/index.js';
+import { type AddressPolicy, type GuestProbeConfig, launcherPodsOf, targetKey } from '../targets/index.js';
 import {
   armsLivenessAction,
   conditionAfterResult,
@@ -47,6 +49,8 @@ export interface ProbeManagerOptions {
   logger: Logger;
   createWorker: WorkerFactory;
   addressPolicy: AddressPolicy;
+  /** Guest probes enabled (exec, guestAgentPing through the launcher socket; targets/guest.ts). */
+  guestProbes?: GuestProbeConfig;
   liveness?: LivenessHandler;
   clock?: Clock;
 }
@@ -247,7 +251,10 @@ export class ProbeManager {
       return;
     }
     const launcherPods = launcherPodsOf(vmi, this.podsOf(uid), this.opts.nodeName);
-    const desired = desiredProbes(vmi, launcherPods, { addressPolicy: this.opts.addressPolicy });
+    const desired = desiredProbes(vmi, launcherPods, {
+      addressPolicy: this.opts.addressPolicy,
+      ...(this.opts.guestProbes ? { guestProbes: this.opts.guestProbes } : {}),
+    });
     if (desired.size === 0) {
       this.dropVmi(uid);
       return;
@@ -274,16 +281,31 @@ export class ProbeManager {
     suspension: 'paused' | 'migrating' | undefined,
   ): void {
     const gated = d.kind !== 'startup' && !entry.started;
-    const suspended = d.kind === 'liveness' && suspension !== undefined;
+    // Guest probes of every kind stop (not run, not counted) while the guest agent is meant to be
+    // unreachable; a readiness/startup one holds its last status instead of dropping to Unknown.
+    const guestHold = isGuestHandler(d.handler) ? guestProbeSuspension(vmi) : undefined;
+    const suspended = (d.kind === 'liveness' && suspension !== undefined) || guestHold !== undefined;
+    const existingProbe = entry.probes.get(d.kind);
     let fixed: { status: ConditionStatus; reason: string; message: string } | undefined;
     if (d.mode === 'fixed') fixed = d;
-    else if (suspended)
+    else if (suspended && d.kind === 'liveness')
       fixed = {
         status: 'Unknown',
         reason: REASON.Suspended,
-        message: `liveness suspended: VMI ${suspension}`,
+        message: `liveness suspended: ${guestHold ?? `VMI ${suspension}`}`,
       };
-    else if (gated) {
+    else if (guestHold !== undefined) {
+      const held =
+        existingProbe && existingProbe.reason !== REASON.Initializing
+          ? existingProbe.status
+          : (this.opts.reporter.lastReported(entry.ref.uid)?.conditions[d.kind] ??
+            (d.kind === 'readiness' ? 'False' : 'Unknown'));
+      fixed = {
+        status: held,
+        reason: REASON.Suspended,
+        message: `${d.handler} probe suspended: ${guestHold}`,
+      };
+    } else if (gated) {
       fixed = {
         status: d.kind === 'readiness' ? 'False' : 'Unknown',
         reason: REASON.StartupPending,

@@ -1,5 +1,6 @@
 // Dispatch by target type. Every prober resolves with an outcome and never throws for anything the
 // target does; an aborted attempt resolves `unknown` with reason ProbeAborted.
+import { probeExec, probeGuestPing } from './guest.js';
 import { probeHttp } from './http.js';
 import { probeIcmp } from './icmp.js';
 import { probeTcp } from './tcp.js';
@@ -17,10 +18,21 @@ export function runProbe(
       return probeTcp(target, options, signal);
     case 'icmp':
       return probeIcmp(target, options, signal);
+    case 'exec':
+      return probeExec(target, options, signal);
+    case 'guestAgentPing':
+      return probeGuestPing(target, options, signal);
   }
 }
 
+export { clampTimeoutSeconds, GRACE_MS, probeExec, probeGuestPing } from './guest.js';
 export { MAX_BODY_BYTES, MAX_HTTP_REQUESTS, probeHttp, USER_AGENT } from './http.js';
 export { closeIcmpSessions, openIcmpSessionCount, probeIcmp } from './icmp.js';
+export {
+  closeLauncherClients,
+  LauncherClientPool,
+  launcherClients,
+  MAX_LAUNCHER_RESPONSE_BYTES,
+} from './launcher-client.js';
 export { probeTcp } from './tcp.js';
 export * from './types.js';

@@ -25,7 +25,8 @@ export interface ProbeOutcome {
 
 export { MAX_MESSAGE_LENGTH } from '../model/message.js';
 
-/** A fully resolved address to probe: host is an IP literal (v4 or v6), never a name. */
+/** A fully resolved address to probe: host is an IP literal (v4 or v6), never a name; guest probes
+ *  name the launcher's unix socket and the libvirt domain (`<namespace>_<name>`) instead. */
 export type ProbeTarget =
   | {
       type: 'http';
@@ -36,7 +37,11 @@ export type ProbeTarget =
       headers: HTTPHeader[];
     }
   | { type: 'tcp'; host: string; port: number }
-  | { type: 'icmp'; host: string };
+  | { type: 'icmp'; host: string }
+  /** A command run in the guest through the virt-launcher's command socket (guest.ts). */
+  | { type: 'exec'; socketPath: string; domainName: string; command: string; args: string[] }
+  /** A ping of the QEMU guest agent through the virt-launcher's command socket (guest.ts). */
+  | { type: 'guestAgentPing'; socketPath: string; domainName: string };
 
 export interface ProbeOptions {
   /** One deadline for the whole attempt (connect + headers + body), in milliseconds. */

@@ -5,6 +5,7 @@ import { REASON, type ResolvedProbe } from '@vmprobe/shared';
 import type { PodObject, VmiObject } from '../model/objects.js';
 import type { ProbeTarget } from '../probers/types.js';
 import { checkExplicitHost, chooseVmiAddress, displayAddress, vetAddress } from './address.js';
+import { type GuestProbeConfig, resolveGuestTarget } from './guest.js';
 import type { AddressPolicy } from './policy.js';
 
 export {
@@ -20,6 +21,7 @@ export {
   vetAddress,
 } from './address.js';
 export { CidrAllowList, InvalidCidrError, parseCidr } from './cidr.js';
+export * from './guest.js';
 export {
   type AddressPolicy,
   forbiddenClassOf,
@@ -48,6 +50,8 @@ export interface TargetContext {
   addressPolicy: AddressPolicy;
   /** Field path of the probe ("spec.livenessProbe", "metadata.annotations[...]"), for messages. */
   fieldPath: string;
+  /** Present when guest probes (exec, guestAgentPing) are enabled (targets/guest.ts). */
+  guestProbes?: GuestProbeConfig;
 }
 
 /** Resolves a named port against the VMI's interface ports; a number is returned unchanged. */
@@ -74,11 +78,7 @@ export function resolvePort(
 export function resolveTarget(probe: ResolvedProbe, vmi: VmiObject, ctx: TargetContext): TargetChoice {
   const h = probe.handler;
   if (h.type === 'exec' || h.type === 'guestAgentPing') {
-    return {
-      ok: false,
-      reason: REASON.UnsupportedProbe,
-      message: `${h.type} probes need the guest agent, which vmprobe cannot reach from the node`,
-    };
+    return resolveGuestTarget(h, vmi, ctx.launcherPods, ctx.guestProbes);
   }
   const handlerPath = `${ctx.fieldPath}.${h.type === 'http' ? 'httpGet' : h.type === 'tcp' ? 'tcpSocket' : 'icmp'}`;
   const chosen =
