@@ -5,7 +5,7 @@
 // write path (createKubeWrites) is used for every call.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKubeWrites } from '@vmprobe/agent/kube/writes';
+import { createKubeWrites } from '@vmprobe/agent/kube/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { SEED_VMI_FILES, type TestCluster } from '../src/cluster.js';
