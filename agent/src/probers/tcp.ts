@@ -4,10 +4,9 @@
 // The connection is a bare libuv handle (tcp-handle.ts) where this Node has one — a probe that
 // neither reads nor writes needs no stream — and a net.Socket otherwise; both behave the same.
 import { connect, isIPv6 } from 'node:net';
-import { getSystemErrorName } from 'node:util';
 import { REASON } from '@vmprobe/shared';
 import { AttemptTimer, dialErrorText, hostPort } from './outcome.js';
-import { type TcpHandle, type TcpHandles, tcpHandles } from './tcp-handle.js';
+import { type TcpHandle, type TcpHandles, tcpHandles, uvError } from './tcp-handle.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export type TcpTarget = Extract<ProbeTarget, { type: 'tcp' }>;
@@ -81,7 +80,11 @@ function probeWithHandle(
         attempt.finish(
           'failure',
           REASON.ProbeFailed,
-          dialErrorText(errnoError(status, target), target.host, target.port),
+          dialErrorText(
+            uvError(status, 'connect', `${target.host}:${target.port}`),
+            target.host,
+            target.port,
+          ),
         ),
       );
     };
@@ -118,21 +121,6 @@ function probeWithHandle(
     }
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** A negative libuv status as the error net.Socket would have raised (code, syscall, address). */
-function errnoError(status: number, target: TcpTarget): NodeJS.ErrnoException {
-  let code: string;
-  try {
-    code = getSystemErrorName(status);
-  } catch {
-    code = `E${-status}`;
-  }
-  const err: NodeJS.ErrnoException = new Error(`connect ${code} ${target.host}:${target.port}`);
-  err.code = code;
-  err.errno = status;
-  err.syscall = 'connect';
-  return err;
 }
 
 /** One attempt over a net.Socket: where there is no bare handle (and for comparison). */
