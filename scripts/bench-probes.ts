@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ProbeOutcome, type ProbeTarget, runProbe } from '@vmprobe/agent';
-import { requestHead } from '@vmprobe/agent/probers/http';
+import { probeHttp, requestHead } from '@vmprobe/agent/probers/http';
 import { probeTcp } from '@vmprobe/agent/probers/tcp';
 import { compileFloor, type FloorProgram } from './lib/floor.js';
 import { cpuSeconds, quantile } from './lib/stats.js';
@@ -133,6 +133,8 @@ async function vmprobeSequential(
 
 interface FloorRow {
   handler: 'tcp' | 'http';
+  /** 'handle': the shipped path (bare libuv handle); 'socket': the net.Socket fallback. */
+  transport: 'handle' | 'socket';
   floorUs: number[];
   vmprobeUs: number[];
   ratios: number[];
@@ -140,10 +142,10 @@ interface FloorRow {
 }
 
 async function floorRatios(floor: FloorProgram, tcpPort: number, httpPort: number): Promise<void> {
-  const tcpTarget: ProbeTarget = { type: 'tcp', host: '127.0.0.1', port: tcpPort };
-  const httpTarget: ProbeTarget = {
-    type: 'http',
-    scheme: 'http',
+  const tcpTarget = { type: 'tcp' as const, host: '127.0.0.1', port: tcpPort };
+  const httpTarget = {
+    type: 'http' as const,
+    scheme: 'http' as const,
     host: '127.0.0.1',
     port: httpPort,
     path: '/',
@@ -151,24 +153,31 @@ async function floorRatios(floor: FloorProgram, tcpPort: number, httpPort: numbe
   };
   // The floor sends the very bytes vmprobe sends.
   const head = requestHead(new URL(`http://127.0.0.1:${httpPort}/`), []).toString('latin1');
-  const rows: FloorRow[] = [
-    { handler: 'tcp', floorUs: [], vmprobeUs: [], ratios: [], failed: 0 },
-    { handler: 'http', floorUs: [], vmprobeUs: [], ratios: [], failed: 0 },
-  ];
-  const probeOf = (h: 'tcp' | 'http') => {
-    const target = h === 'tcp' ? tcpTarget : httpTarget;
-    return () => runProbe(target, { timeoutMs: 1000 });
-  };
+  const rows: FloorRow[] = (['tcp', 'http'] as const).flatMap((handler) =>
+    (['handle', 'socket'] as const).map((transport) => ({
+      handler,
+      transport,
+      floorUs: [],
+      vmprobeUs: [],
+      ratios: [],
+      failed: 0,
+    })),
+  );
+  const probeOf = (row: FloorRow) =>
+    row.handler === 'tcp'
+      ? () => probeTcp(tcpTarget, { timeoutMs: 1000 }, undefined, 'reset', row.transport)
+      : () => probeHttp(httpTarget, { timeoutMs: 1000 }, undefined, row.transport);
+  const portOf = (row: FloorRow) => (row.handler === 'tcp' ? tcpPort : httpPort);
   // Warm-up: JIT and the first sockets of both.
   for (const row of rows) {
-    await vmprobeSequential(probeOf(row.handler), 500);
-    floor.run(row.handler, '127.0.0.1', row.handler === 'tcp' ? tcpPort : httpPort, 200, head);
+    await vmprobeSequential(probeOf(row), 500);
+    floor.run(row.handler, '127.0.0.1', portOf(row), 200, head);
   }
+  // Each vmprobe measurement is paired with a floor measurement just before it.
   for (let round = 0; round < floorRounds; round++) {
     for (const row of rows) {
-      const port = row.handler === 'tcp' ? tcpPort : httpPort;
-      const f = floor.run(row.handler, '127.0.0.1', port, floorProbes, head);
-      const v = await vmprobeSequential(probeOf(row.handler), floorProbes);
+      const f = floor.run(row.handler, '127.0.0.1', portOf(row), floorProbes, head);
+      const v = await vmprobeSequential(probeOf(row), floorProbes);
       const fUs = (f.userUs + f.sysUs) / f.probes;
       row.floorUs.push(fUs);
       row.vmprobeUs.push(v.us);
@@ -187,17 +196,19 @@ async function floorRatios(floor: FloorProgram, tcpPort: number, httpPort: numbe
       '(getrusage: the C loop around itself, vmprobe process.cpuUsage around its loop)',
   );
   console.log(
-    `  ${'handler'.padEnd(8)} ${'floor µs/probe'.padEnd(16)} ${'vmprobe µs/probe'.padEnd(18)} ${'vmprobe ÷ floor (median)'.padEnd(26)} ${'spread (min–max)'.padEnd(18)} goal`,
+    `  ${'handler'.padEnd(8)} ${'vmprobe path'.padEnd(22)} ${'floor µs/probe'.padEnd(15)} ${'vmprobe µs/probe'.padEnd(17)} ` +
+      `${'vmprobe ÷ floor'.padEnd(16)} ${'spread'.padEnd(11)} goal`,
   );
   for (const row of rows) {
     const goal = row.handler === 'tcp' ? 1.5 : 2;
     const ratio = med(row.ratios);
+    const path = row.transport === 'handle' ? 'bare handle (shipped)' : 'net.Socket (fallback)';
     console.log(
-      `  ${row.handler.padEnd(8)} ${med(row.floorUs).toFixed(1).padEnd(16)} ${med(row.vmprobeUs).toFixed(1).padEnd(18)} ` +
-        `${`${ratio.toFixed(2)}×`.padEnd(26)} ${spread(row.ratios).padEnd(18)} ≤ ${goal}× ${ratio <= goal ? 'met' : 'NOT met'}` +
+      `  ${row.handler.padEnd(8)} ${path.padEnd(22)} ${med(row.floorUs).toFixed(1).padEnd(15)} ${med(row.vmprobeUs).toFixed(1).padEnd(17)} ` +
+        `${`${ratio.toFixed(2)}×`.padEnd(16)} ${spread(row.ratios).padEnd(11)} ≤ ${goal}× ${ratio <= goal ? 'met' : 'NOT met'}` +
         (row.failed ? `  (${row.failed} failed probes!)` : ''),
     );
-    report[`floor.${row.handler}`] = {
+    report[`floor.${row.handler}.${row.transport}`] = {
       floorUs: med(row.floorUs),
       vmprobeUs: med(row.vmprobeUs),
       ratio,

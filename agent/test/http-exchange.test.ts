@@ -45,7 +45,7 @@ function run(
     'latin1',
   );
   return exchange(
-    { tls: false, host: '127.0.0.1', port, servername: undefined, head },
+    { tls: false, host: '127.0.0.1', ipv6: false, port, servername: undefined, head },
     10 * 1024,
     (status) => status >= 300 && status < 400,
     cancel,

@@ -12,7 +12,7 @@
 //
 // Cancellation is a `Cancel` the caller owns (one per attempt, no AbortSignal): `cancel()` destroys
 // the socket of the exchange in flight and rejects it.
-import { isIPv6, connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { type HttpParseError, ResponseParser } from './http-response.js';
 import { type TcpHandle, type TcpHandles, tcpHandles, uvError } from './tcp-handle.js';
@@ -21,6 +21,8 @@ export interface ExchangeRequest {
   tls: boolean;
   host: string;
   port: number;
+  /** host is an IPv6 literal (decided once when the request is built, not per exchange). */
+  ipv6: boolean;
   /** SNI name (a Host override that is a name); none for IP literals. */
   servername: string | undefined;
   /** The whole request head, CRLFs included. */
@@ -129,7 +131,7 @@ function exchangeOnHandle(
     cancel.onCancel = () => settle(new ExchangeError('aborted', phase()));
     connectReq.address = req.host;
     connectReq.port = req.port;
-    const err = isIPv6(req.host)
+    const err = req.ipv6
       ? handle.connect6(connectReq, req.host, req.port)
       : handle.connect(connectReq, req.host, req.port);
     if (err !== 0) fail(err, 'connect', where);

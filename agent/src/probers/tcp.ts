@@ -5,7 +5,7 @@
 // neither reads nor writes needs no stream — and a net.Socket otherwise; both behave the same.
 import { connect, isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
-import { AttemptTimer, dialErrorText, hostPort } from './outcome.js';
+import { AttemptTimer, boundMessage, dialErrorText, hostPort } from './outcome.js';
 import { type TcpHandle, type TcpHandles, tcpHandles, uvError } from './tcp-handle.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
@@ -30,8 +30,8 @@ function textsFor(target: TcpTarget): TargetTexts {
     const hp = hostPort(target.host, target.port);
     t = {
       ipv6: isIPv6(target.host),
-      succeeded: `TCP connect to ${hp} succeeded`,
-      timedOut: `dial tcp ${hp}: i/o timeout`,
+      succeeded: boundMessage(`TCP connect to ${hp} succeeded`),
+      timedOut: boundMessage(`dial tcp ${hp}: i/o timeout`),
     };
     texts.set(target, t);
   }
@@ -98,7 +98,7 @@ function probeWithHandle(
       }
       if (closeMode === 'reset') handle.reset(noop);
       else handle.close();
-      finish(attempt.finish('success', REASON.ProbeSucceeded, t.succeeded));
+      finish(attempt.finishBounded('success', REASON.ProbeSucceeded, t.succeeded));
     };
     const onAbort = (): void => {
       if (done) return;
@@ -108,7 +108,7 @@ function probeWithHandle(
     const timer = setTimeout(() => {
       if (done) return;
       handle.close();
-      finish(attempt.finish('failure', REASON.ProbeTimeout, t.timedOut));
+      finish(attempt.finishBounded('failure', REASON.ProbeTimeout, t.timedOut));
     }, options.timeoutMs);
     req.address = target.host;
     req.port = target.port;
@@ -146,7 +146,7 @@ function probeWithSocket(
     const onConnect = (): void => {
       if (closeMode === 'reset') socket.resetAndDestroy();
       else socket.end();
-      finish(attempt.finish('success', REASON.ProbeSucceeded, t.succeeded));
+      finish(attempt.finishBounded('success', REASON.ProbeSucceeded, t.succeeded));
     };
     const onAbort = (): void => {
       socket.destroy();
@@ -154,7 +154,7 @@ function probeWithSocket(
     };
     const timer = setTimeout(() => {
       socket.destroy();
-      finish(attempt.finish('failure', REASON.ProbeTimeout, t.timedOut));
+      finish(attempt.finishBounded('failure', REASON.ProbeTimeout, t.timedOut));
     }, options.timeoutMs);
     socket.once('connect', onConnect);
     // Errors after a settled attempt (e.g. an RST echo) are swallowed by this listener; it stays
