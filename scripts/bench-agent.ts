@@ -2,14 +2,16 @@
 // httpGet) at periodSeconds 1, against design §6 — and how that cost grows with N.
 //
 //   npm run bench:agent -- [--sizes 100,500,1000,2000] [--seconds 20] [--node-options '…'] [--node-args '…']
-//                          [--max-warmup 600] [--json FILE]
+//                          [--max-warmup S] [--json FILE]
 //   npm run bench:agent -- --vmis 1000 --seconds 60      (one size: the same as --sizes 1000)
 //
 // Each size is a fresh test bed and a fresh agent, one after another; each prints its full table,
 // and the end prints one growth table (CPU %, RSS, lag p99, false failures and CPU per probe per
-// size). The default (four sizes, 20 s windows) takes ~10 minutes, mostly warm-up: the agent's
+// size). The default (four sizes, 20 s windows) takes ~15–20 minutes, mostly warm-up: the agent's
 // reporter writes ~3 API requests per new VMI at the shipped 20 writes/s, and the window starts
-// only after those. --json writes the growth rows (for scripts/bench-runtimes.ts).
+// only after those (2,000 VMIs: ≥ 300 s). --max-warmup caps each size's warm-up (default 300 s +
+// 0.6 s per VMI); a size that fails is shown as failed in the growth table and the next size runs.
+// --json writes the growth rows (for scripts/bench-runtimes.ts).
 //
 // Three processes: this one (the harness: polls and prints), the test bed (API emulator, emulated
 // KubeVirt, VM simulator in loopback mode) in a forked child, and the agent — the built
@@ -495,18 +497,18 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'node-options': { type: 'string' },
     'node-args': { type: 'string', default: '' },
-    'max-warmup': { type: 'string', default: '600' },
+    'max-warmup': { type: 'string' },
     dir: { type: 'string' },
   },
 });
 const sizes = (values.vmis ?? values.sizes ?? '').split(',').map(Number);
 const seconds = Number(values.seconds);
-const maxWarmup = Number(values['max-warmup']);
+const maxWarmupFlag = values['max-warmup'] === undefined ? undefined : Number(values['max-warmup']);
 if (
   sizes.length === 0 ||
   !sizes.every((n) => Number.isInteger(n) && n > 0) ||
   !(seconds > 0) ||
-  !(maxWarmup > 0)
+  (maxWarmupFlag !== undefined && !(maxWarmupFlag > 0))
 ) {
   process.stderr.write(
     "usage: bench-agent [--sizes N,N,… | --vmis N] [--seconds S] [--node-options '…'] [--node-args '…'] [--max-warmup S] [--json FILE]\n",
@@ -525,13 +527,27 @@ if (values.child) {
   const nodeArgs = (values['node-args'] ?? '').split(/\s+/).filter((a) => a !== '');
   (async () => {
     const rows: SizeResult[] = [];
+    const failed: number[] = [];
     for (const [i, vmis] of sizes.entries()) {
       if (i > 0) process.stdout.write('\n');
-      rows.push(await parent(vmis, seconds, values['node-options'], nodeArgs, maxWarmup));
+      const maxWarmup = maxWarmupFlag ?? 300 + 0.6 * vmis;
+      try {
+        rows.push(await parent(vmis, seconds, values['node-options'], nodeArgs, maxWarmup));
+      } catch (err) {
+        process.stderr.write(
+          `bench-agent: ${vmis} VMIs failed: ${err instanceof Error ? err.message : String(err)}\n`,
+        );
+        failed.push(vmis);
+      }
     }
-    if (rows.length > 1) process.stdout.write(`\n${growthTable(rows)}\n`);
+    if (rows.length > 1 || failed.length > 0) process.stdout.write(`\n${growthTable(rows)}\n`);
+    if (failed.length > 0) process.stdout.write(`  failed sizes (see above): ${failed.join(', ')}\n`);
     if (values.json)
-      writeFileSync(values.json, `${JSON.stringify({ node: process.version, sizes: rows }, null, 2)}\n`);
+      writeFileSync(
+        values.json,
+        `${JSON.stringify({ node: process.version, sizes: rows, failed }, null, 2)}\n`,
+      );
+    if (rows.length === 0) throw new Error('no size completed');
   })().then(
     () => process.exit(0),
     (err: unknown) => {
