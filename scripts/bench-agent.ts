@@ -1,7 +1,17 @@
-// Benchmark: the agent as shipped probing 1,000 VMIs × 2 probes (liveness tcpSocket + readiness
-// httpGet) at periodSeconds 1, against design §6.
+// Benchmark: the agent as shipped probing N VMIs × 2 probes (liveness tcpSocket + readiness
+// httpGet) at periodSeconds 1, against design §6 — and how that cost grows with N.
 //
-//   npm run bench:agent -- [--vmis 1000] [--seconds 60] [--node-options '…'] [--node-args '…'] [--max-warmup 600]
+//   npm run bench:agent -- [--sizes 100,500,1000,2000] [--seconds 20] [--node-options '…'] [--node-args '…']
+//                          [--max-warmup S] [--json FILE]
+//   npm run bench:agent -- --vmis 1000 --seconds 60      (one size: the same as --sizes 1000)
+//
+// Each size is a fresh test bed and a fresh agent, one after another; each prints its full table,
+// and the end prints one growth table (CPU %, RSS, lag p99, false failures and CPU per probe per
+// size). The default (four sizes, 20 s windows) takes ~15–20 minutes, mostly warm-up: the agent's
+// reporter writes ~3 API requests per new VMI at the shipped 20 writes/s, and the window starts
+// only after those (2,000 VMIs: ≥ 300 s). --max-warmup caps each size's warm-up (default 300 s +
+// 0.6 s per VMI); a size that fails is shown as failed in the growth table and the next size runs.
+// --json writes the growth rows (for scripts/bench-runtimes.ts).
 //
 // Three processes: this one (the harness: polls and prints), the test bed (API emulator, emulated
 // KubeVirt, VM simulator in loopback mode) in a forked child, and the agent — the built
@@ -21,7 +31,7 @@
 // false failures from vmprobe_probe_results_total (every VM is healthy, so any failed or unknown
 // attempt is false) and API requests from the emulator's request log.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -228,13 +238,27 @@ function shareAtMost(h: LagHistogram, le: number): number {
 // ---------------------------------------------------------------------------------------------
 // Parent: start both, wait out the warm-up, measure the window, print the table.
 
+/** One size's numbers, for the growth table and --json. */
+interface SizeResult {
+  vmis: number;
+  cpuPercent: number;
+  rssMiB: number;
+  rssMaxMiB: number;
+  lagP99Ms: number;
+  falseFailures: number;
+  attemptsPerSecond: number;
+  /** CPU microseconds per probe attempt in the window. */
+  cpuUsPerProbe: number;
+  machineBusyPercent: number;
+}
+
 async function parent(
   vmis: number,
   seconds: number,
   nodeOptionsFlag: string | undefined,
   nodeArgs: string[],
   maxWarmup: number,
-) {
+): Promise<SizeResult> {
   if (!existsSync(join(ROOT, 'agent/dist/cli/main.js')))
     throw new Error('agent/dist missing: run `npm run build`');
   const shipped = shippedContainer();
@@ -458,33 +482,85 @@ async function parent(
       `  warm-up ${warmup.toFixed(1)} s (ready ${((readyAt! - startedAt) / 1000).toFixed(1)} s, all succeeding ${((succeedingAt! - startedAt) / 1000).toFixed(1)} s, then writes at the shipped 20/s); agent log lines by level ${JSON.stringify(logLevels)}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    return {
+      vmis,
+      cpuPercent: cpuPct,
+      rssMiB: steadyRss / MIB,
+      rssMaxMiB: maxRssWindow / MIB,
+      lagP99Ms: lagP99,
+      falseFailures: falseInWindow,
+      attemptsPerSecond: attempts / elapsed,
+      cpuUsPerProbe: attempts > 0 ? (cpu / attempts) * 1e6 : Number.NaN,
+      machineBusyPercent: machineBusy * 100,
+    };
   } finally {
     await cleanup();
   }
 }
 
+function growthTable(rows: SizeResult[]): string {
+  const head = [
+    'VMIs',
+    'probes/s',
+    'CPU % core',
+    'CPU µs/probe',
+    'RSS MiB (max)',
+    'lag p99 ms',
+    'false fail',
+    'machine busy',
+  ];
+  const out = [
+    `growth: ${rows.length} sizes × 2 probes per VMI @ 1 s (design §6 at 1,000: ≤ 15 %, ≤ 150 MiB, p99 ≤ 10 ms, 0)`,
+    `  ${head.map((h) => h.padEnd(14)).join('')}`,
+  ];
+  for (const r of rows) {
+    out.push(
+      `  ${[
+        String(r.vmis),
+        r.attemptsPerSecond.toFixed(0),
+        r.cpuPercent.toFixed(1),
+        r.cpuUsPerProbe.toFixed(0),
+        `${r.rssMiB.toFixed(0)} (${r.rssMaxMiB.toFixed(0)})`,
+        r.lagP99Ms.toFixed(1),
+        String(r.falseFailures),
+        `${r.machineBusyPercent.toFixed(0)} %`,
+      ]
+        .map((c) => c.padEnd(14))
+        .join('')}`,
+    );
+  }
+  return out.join('\n');
+}
+
 const { values } = parseArgs({
   options: {
     child: { type: 'boolean', default: false },
-    vmis: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '60' },
+    vmis: { type: 'string' },
+    sizes: { type: 'string', default: '100,500,1000,2000' },
+    seconds: { type: 'string', default: '20' },
+    json: { type: 'string' },
     'node-options': { type: 'string' },
     'node-args': { type: 'string', default: '' },
-    'max-warmup': { type: 'string', default: '600' },
+    'max-warmup': { type: 'string' },
     dir: { type: 'string' },
   },
 });
-const vmis = Number(values.vmis);
+const sizes = (values.vmis ?? values.sizes ?? '').split(',').map(Number);
 const seconds = Number(values.seconds);
-const maxWarmup = Number(values['max-warmup']);
-if (!(vmis > 0) || !(seconds > 0) || !(maxWarmup > 0)) {
+const maxWarmupFlag = values['max-warmup'] === undefined ? undefined : Number(values['max-warmup']);
+if (
+  sizes.length === 0 ||
+  !sizes.every((n) => Number.isInteger(n) && n > 0) ||
+  !(seconds > 0) ||
+  (maxWarmupFlag !== undefined && !(maxWarmupFlag > 0))
+) {
   process.stderr.write(
-    "usage: bench-agent [--vmis N] [--seconds S] [--node-options '…'] [--node-args '…'] [--max-warmup S]\n",
+    "usage: bench-agent [--sizes N,N,… | --vmis N] [--seconds S] [--node-options '…'] [--node-args '…'] [--max-warmup S] [--json FILE]\n",
   );
   process.exit(2);
 }
 if (values.child) {
-  child(vmis, values.dir ?? tmpdir()).catch((err: unknown) => {
+  child(sizes[0] ?? 0, values.dir ?? tmpdir()).catch((err: unknown) => {
     process.send?.({
       type: 'error',
       message: err instanceof Error ? (err.stack ?? err.message) : String(err),
@@ -493,7 +569,30 @@ if (values.child) {
   });
 } else {
   const nodeArgs = (values['node-args'] ?? '').split(/\s+/).filter((a) => a !== '');
-  parent(vmis, seconds, values['node-options'], nodeArgs, maxWarmup).then(
+  (async () => {
+    const rows: SizeResult[] = [];
+    const failed: number[] = [];
+    for (const [i, vmis] of sizes.entries()) {
+      if (i > 0) process.stdout.write('\n');
+      const maxWarmup = maxWarmupFlag ?? 300 + 0.6 * vmis;
+      try {
+        rows.push(await parent(vmis, seconds, values['node-options'], nodeArgs, maxWarmup));
+      } catch (err) {
+        process.stderr.write(
+          `bench-agent: ${vmis} VMIs failed: ${err instanceof Error ? err.message : String(err)}\n`,
+        );
+        failed.push(vmis);
+      }
+    }
+    if (rows.length > 1 || failed.length > 0) process.stdout.write(`\n${growthTable(rows)}\n`);
+    if (failed.length > 0) process.stdout.write(`  failed sizes (see above): ${failed.join(', ')}\n`);
+    if (values.json)
+      writeFileSync(
+        values.json,
+        `${JSON.stringify({ node: process.version, sizes: rows, failed }, null, 2)}\n`,
+      );
+    if (rows.length === 0) throw new Error('no size completed');
+  })().then(
     () => process.exit(0),
     (err: unknown) => {
       process.stderr.write(

@@ -1,14 +1,23 @@
-// Benchmark of the probers (not a test): how many tcp and http probes/s one core sustains against
-// a local server, CPU-seconds per 1,000 probes, and the TIME_WAIT count after N s of tcp probes at
-// a fixed rate. The target servers run in a child process so only the prober side is measured.
+// Benchmark of the probers (not a test), against local servers run in a child process so only the
+// prober side is measured:
+//  - floor: CPU per probe of vmprobe's tcp and http probers ÷ the floor, a minimal native loop
+//    (scripts/floor/probe-floor.c, compiled now with the machine's cc) doing the same connection
+//    against the same server; both one attempt at a time, back to back, in rounds that alternate
+//    floor and vmprobe, so a shared machine's load hits both alike: read the ratio and its spread;
+//  - throughput: how many tcp and http probes/s one core sustains, CPU-seconds per 1,000 probes;
+//  - the TIME_WAIT count after N s of tcp probes at a fixed rate (RST close vs FIN close).
 //
-//   npm run bench:probes -- [--throughput-seconds 5] [--concurrency 32] [--tw-seconds 60] [--tw-rate 1000] [--compare-fin]
+//   npm run bench:probes -- [--only floor,throughput,timewait] [--floor-probes 3000] [--floor-rounds 5]
+//     [--throughput-seconds 5] [--concurrency 32] [--tw-seconds 60] [--tw-rate 1000] [--compare-fin]
+//     [--json FILE]  (also write the numbers as JSON, for scripts/bench-runtimes.ts)
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ProbeOutcome, type ProbeTarget, runProbe } from '@vmprobe/agent';
+import { probeHttp, requestHead } from '@vmprobe/agent/probers/http';
 import { probeTcp } from '@vmprobe/agent/probers/tcp';
-import { cpuSeconds } from './lib/stats.js';
+import { compileFloor, type FloorProgram } from './lib/floor.js';
+import { cpuSeconds, quantile } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -17,8 +26,17 @@ const { values: args } = parseArgs({
     'tw-seconds': { type: 'string', default: '60' },
     'tw-rate': { type: 'string', default: '1000' },
     'compare-fin': { type: 'boolean', default: false },
+    only: { type: 'string', default: 'floor,throughput,timewait' },
+    'floor-probes': { type: 'string', default: '3000' },
+    'floor-rounds': { type: 'string', default: '5' },
+    json: { type: 'string' },
   },
 });
+const sections = new Set((args.only ?? '').split(','));
+const floorProbes = Number(args['floor-probes']);
+const floorRounds = Number(args['floor-rounds']);
+/** What --json writes: per section, the numbers printed. */
+const report: Record<string, unknown> = { node: process.version };
 const throughputSeconds = Number(args['throughput-seconds']);
 const concurrency = Number(args.concurrency);
 const twSeconds = Number(args['tw-seconds']);
@@ -96,6 +114,109 @@ async function throughput(name: string, probe: () => Promise<ProbeOutcome>): Pro
       `${((cpu / n) * 1000).toFixed(3)} CPU-s per 1,000 probes; failures ${failed}`,
   );
   for (const [message, count] of failures) console.log(`      ${count} × ${message}`);
+  report[`throughput.${name}`] = { probesPerSecond: n / wall, cpuMsPer1000: (cpu / n) * 1e6, failed };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The floor: vmprobe ÷ a minimal native loop, same server, same run.
+
+/** CPU microseconds per probe of `count` sequential probes in this process (after a warm-up). */
+async function vmprobeSequential(
+  probe: () => Promise<ProbeOutcome>,
+  count: number,
+): Promise<{ us: number; failed: number }> {
+  let failed = 0;
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < count; i++) if ((await probe()).result !== 'success') failed++;
+  return { us: (cpuSeconds(process.cpuUsage(cpu0)) * 1e6) / count, failed };
+}
+
+interface FloorRow {
+  handler: 'tcp' | 'http';
+  /** 'handle': the shipped path (bare libuv handle); 'socket': the net.Socket fallback. */
+  transport: 'handle' | 'socket';
+  floorUs: number[];
+  vmprobeUs: number[];
+  ratios: number[];
+  failed: number;
+}
+
+async function floorRatios(floor: FloorProgram, tcpPort: number, httpPort: number): Promise<void> {
+  const tcpTarget = { type: 'tcp' as const, host: '127.0.0.1', port: tcpPort };
+  const httpTarget = {
+    type: 'http' as const,
+    scheme: 'http' as const,
+    host: '127.0.0.1',
+    port: httpPort,
+    path: '/',
+    headers: [],
+  };
+  // The floor sends the very bytes vmprobe sends.
+  const head = requestHead(new URL(`http://127.0.0.1:${httpPort}/`), []).toString('latin1');
+  const rows: FloorRow[] = (['tcp', 'http'] as const).flatMap((handler) =>
+    (['handle', 'socket'] as const).map((transport) => ({
+      handler,
+      transport,
+      floorUs: [],
+      vmprobeUs: [],
+      ratios: [],
+      failed: 0,
+    })),
+  );
+  const probeOf = (row: FloorRow) =>
+    row.handler === 'tcp'
+      ? () => probeTcp(tcpTarget, { timeoutMs: 1000 }, undefined, 'reset', row.transport)
+      : () => probeHttp(httpTarget, { timeoutMs: 1000 }, undefined, row.transport);
+  const portOf = (row: FloorRow) => (row.handler === 'tcp' ? tcpPort : httpPort);
+  // Warm-up: JIT and the first sockets of both.
+  for (const row of rows) {
+    await vmprobeSequential(probeOf(row), 500);
+    floor.run(row.handler, '127.0.0.1', portOf(row), 200, head);
+  }
+  // Each vmprobe measurement is paired with a floor measurement just before it.
+  for (let round = 0; round < floorRounds; round++) {
+    for (const row of rows) {
+      const f = floor.run(row.handler, '127.0.0.1', portOf(row), floorProbes, head);
+      const v = await vmprobeSequential(probeOf(row), floorProbes);
+      const fUs = (f.userUs + f.sysUs) / f.probes;
+      row.floorUs.push(fUs);
+      row.vmprobeUs.push(v.us);
+      row.ratios.push(v.us / fUs);
+      row.failed += f.failed + v.failed;
+    }
+  }
+  const med = (xs: number[]) =>
+    quantile(
+      [...xs].sort((a, b) => a - b),
+      0.5,
+    );
+  const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+  console.log(
+    `floor: ${floorRounds} rounds × ${floorProbes} probes each, one at a time, back to back; CPU = user+sys ` +
+      '(getrusage: the C loop around itself, vmprobe process.cpuUsage around its loop)',
+  );
+  console.log(
+    `  ${'handler'.padEnd(8)} ${'vmprobe path'.padEnd(22)} ${'floor µs/probe'.padEnd(15)} ${'vmprobe µs/probe'.padEnd(17)} ` +
+      `${'vmprobe ÷ floor'.padEnd(16)} ${'spread'.padEnd(11)} goal`,
+  );
+  for (const row of rows) {
+    const goal = row.handler === 'tcp' ? 1.5 : 2;
+    const ratio = med(row.ratios);
+    const path = row.transport === 'handle' ? 'bare handle (shipped)' : 'net.Socket (fallback)';
+    console.log(
+      `  ${row.handler.padEnd(8)} ${path.padEnd(22)} ${med(row.floorUs).toFixed(1).padEnd(15)} ${med(row.vmprobeUs).toFixed(1).padEnd(17)} ` +
+        `${`${ratio.toFixed(2)}×`.padEnd(16)} ${spread(row.ratios).padEnd(11)} ≤ ${goal}× ${ratio <= goal ? 'met' : 'NOT met'}` +
+        (row.failed ? `  (${row.failed} failed probes!)` : ''),
+    );
+    report[`floor.${row.handler}.${row.transport}`] = {
+      floorUs: med(row.floorUs),
+      vmprobeUs: med(row.vmprobeUs),
+      ratio,
+      ratioMin: Math.min(...row.ratios),
+      ratioMax: Math.max(...row.ratios),
+      failed: row.failed,
+    };
+  }
 }
 
 async function timeWaitRun(port: number, mode: 'reset' | 'end'): Promise<void> {
@@ -134,6 +255,7 @@ async function timeWaitRun(port: number, mode: 'reset' | 'end'): Promise<void> {
       `${((cpu / wall) * 100).toFixed(0)} % of a core), successes ${ok}, failures ${failed}; TIME_WAIT toward the port at the end: ${tw} ` +
       `(max sampled ${Math.max(maxTw, tw)})`,
   );
+  report[`timewait.${mode}`] = { probes: sent, cpuPercent: (cpu / wall) * 100, failed, timeWait: tw };
 }
 
 async function main(): Promise<void> {
@@ -149,13 +271,33 @@ async function main(): Promise<void> {
       path: '/',
       headers: [],
     };
-    await throughput('tcp', () => runProbe(tcpTarget, { timeoutMs: 1000 }));
-    await throughput('http', () => runProbe(httpTarget, { timeoutMs: 1000 }));
-    await timeWaitRun(servers.tcp, 'reset');
-    if (args['compare-fin']) await timeWaitRun(servers.tcp, 'end');
+    if (sections.has('floor')) {
+      let floor: FloorProgram | undefined;
+      try {
+        floor = compileFloor();
+      } catch (err) {
+        console.log(`floor: SKIPPED — ${(err as Error).message}`);
+      }
+      if (floor) {
+        try {
+          await floorRatios(floor, servers.tcp, servers.http);
+        } finally {
+          floor.dispose();
+        }
+      }
+    }
+    if (sections.has('throughput')) {
+      await throughput('tcp', () => runProbe(tcpTarget, { timeoutMs: 1000 }));
+      await throughput('http', () => runProbe(httpTarget, { timeoutMs: 1000 }));
+    }
+    if (sections.has('timewait')) {
+      await timeWaitRun(servers.tcp, 'reset');
+      if (args['compare-fin']) await timeWaitRun(servers.tcp, 'end');
+    }
   } finally {
     servers.child.kill();
   }
+  if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 await main();

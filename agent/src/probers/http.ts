@@ -10,7 +10,13 @@ import { isIP } from 'node:net';
 import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { VERSION } from '../version.js';
-import { Cancel, type ExchangeError, type ExchangeRequest, exchange } from './http-exchange.js';
+import {
+  Cancel,
+  type ExchangeError,
+  type ExchangeRequest,
+  type ExchangeTransport,
+  exchange,
+} from './http-exchange.js';
 import { AttemptTimer, agentFaultText, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
@@ -68,9 +74,11 @@ export function requestHead(url: URL, user: readonly { name: string; value: stri
 function exchangeRequest(url: URL, head: Buffer, hostOverride: string | undefined): ExchangeRequest {
   const tls = url.protocol === 'https:';
   const sni = hostOverride?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
   return {
     tls,
-    host: url.hostname.replace(/^\[|\]$/g, ''),
+    host,
+    ipv6: isIP(host) === 6,
     port: Number(url.port || (tls ? 443 : 80)),
     servername: sni && isIP(sni) === 0 ? sni : undefined,
     head,
@@ -97,15 +105,27 @@ function isAbsoluteLocation(location: string): boolean {
   return /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location) || location.startsWith('//');
 }
 
+/** The success message per 2xx status, built once (the same text every period). */
+const successMessages = new Map<number, string>();
+function successMessage(status: number): string {
+  let m = successMessages.get(status);
+  if (m === undefined) {
+    m = `HTTP probe succeeded with statuscode: ${status}`;
+    successMessages.set(status, m);
+  }
+  return m;
+}
+
 function bodyText(body: Buffer): string {
   return body.toString('utf8');
 }
 
-/** One httpGet probe: see the file comment for the rules. */
+/** One httpGet probe: see the file comment for the rules. `transport` is forced only by tests and benchmarks. */
 export async function probeHttp(
   target: HttpTarget,
   options: ProbeOptions,
   signal?: AbortSignal,
+  transport: ExchangeTransport = 'handle',
 ): Promise<ProbeOutcome> {
   const attempt = new AttemptTimer();
   if (signal?.aborted) return attempt.aborted();
@@ -134,7 +154,7 @@ export async function probeHttp(
     let hostOverride = userHost(target.headers);
     for (let requests = 1; ; requests++) {
       headersReceived = false;
-      const res = await exchange(req, MAX_BODY_BYTES, keep3xxBody, cancel);
+      const res = await exchange(req, MAX_BODY_BYTES, keep3xxBody, cancel, transport);
       headersReceived = true;
       if (REDIRECT_STATUSES.has(res.status) && res.location !== undefined) {
         let next: URL;
@@ -174,11 +194,7 @@ export async function probeHttp(
         // Off-host: never followed (the agent runs on the host network); the 3xx is the answer.
       }
       if (res.status >= 200 && res.status < 300) {
-        return attempt.finish(
-          'success',
-          REASON.ProbeSucceeded,
-          `HTTP probe succeeded with statuscode: ${res.status}`,
-        );
+        return attempt.finishBounded('success', REASON.ProbeSucceeded, successMessage(res.status));
       }
       if (res.status >= 300 && res.status < 400) {
         return attempt.finish(

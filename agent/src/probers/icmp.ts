@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
-import { AttemptTimer } from './outcome.js';
+import { AttemptTimer, boundMessage } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export type IcmpTarget = Extract<ProbeTarget, { type: 'icmp' }>;
@@ -117,6 +117,17 @@ export function openIcmpSessionCount(): number {
   return sessions.size;
 }
 
+/** The success message per target object, built once (the same text every period). */
+const replyMessages = new WeakMap<IcmpTarget, string>();
+function replyMessage(target: IcmpTarget): string {
+  let m = replyMessages.get(target);
+  if (m === undefined) {
+    m = boundMessage(`ICMP echo reply from ${target.host}`);
+    replyMessages.set(target, m);
+  }
+  return m;
+}
+
 export function probeIcmp(
   target: IcmpTarget,
   options: ProbeOptions,
@@ -144,7 +155,7 @@ export function probeIcmp(
     };
     const onReply: PingCallback = (error) => {
       if (!error) {
-        finish(attempt.finish('success', REASON.ProbeSucceeded, `ICMP echo reply from ${target.host}`));
+        finish(attempt.finishBounded('success', REASON.ProbeSucceeded, replyMessage(target)));
       } else if (!isTargetError(error)) {
         // The agent's own socket failed (closed, ENOBUFS, …): nothing is known about the target.
         finish(

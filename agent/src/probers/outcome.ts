@@ -21,6 +21,16 @@ export class AttemptTimer {
     };
   }
 
+  /** As finish, for a message already printable and bounded (built once and checked by the caller). */
+  finishBounded(result: ProbeResult, reason: string, message: string): ProbeOutcome {
+    return {
+      result,
+      reason,
+      message,
+      timings: { startedAt: this.startedAt, durationMs: performance.now() - this.t0 },
+    };
+  }
+
   aborted(): ProbeOutcome {
     return this.finish('unknown', REASON.ProbeAborted, 'probe aborted before it completed');
   }

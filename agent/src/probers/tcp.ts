@@ -1,10 +1,13 @@
-// tcpSocket: connect within the timeout, then close with a RST (resetAndDestroy) so that the
-// agent's side never sits in TIME_WAIT: at 1,000 probes/s a FIN close would pile up ~60k sockets
-// and exhaust ephemeral ports (kubernetes#89898). Resolves with an outcome, never throws.
-import { connect } from 'node:net';
+// tcpSocket: connect within the timeout, then close with a RST (SO_LINGER 0) so that the agent's
+// side never sits in TIME_WAIT: at 1,000 probes/s a FIN close would pile up ~60k sockets and
+// exhaust ephemeral ports (kubernetes#89898). Resolves with an outcome, never throws.
+// The connection is a bare libuv handle (tcp-handle.ts) where this Node has one — a probe that
+// neither reads nor writes needs no stream — and a net.Socket otherwise; both behave the same.
+import { connect, isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
-import { AttemptTimer, agentFaultText, dialErrorText, hostPort } from './outcome.js';
+import { AttemptTimer, agentFaultText, boundMessage, dialErrorText, hostPort } from './outcome.js';
+import { type TcpHandle, type TcpHandles, tcpHandles, uvError } from './tcp-handle.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export type TcpTarget = Extract<ProbeTarget, { type: 'tcp' }>;
@@ -12,14 +15,121 @@ export type TcpTarget = Extract<ProbeTarget, { type: 'tcp' }>;
 /** How the socket is closed after connecting; 'end' (FIN) exists only so a test can show the difference. */
 export type TcpCloseMode = 'reset' | 'end';
 
+/** Which connection the prober uses; 'socket' (net.Socket) is forced only by tests and benchmarks. */
+export type TcpTransport = 'handle' | 'socket';
+
+/** The same for every attempt at a target object: built once per target. */
+interface TargetTexts {
+  ipv6: boolean;
+  succeeded: string;
+  timedOut: string;
+}
+const texts = new WeakMap<TcpTarget, TargetTexts>();
+function textsFor(target: TcpTarget): TargetTexts {
+  let t = texts.get(target);
+  if (!t) {
+    const hp = hostPort(target.host, target.port);
+    t = {
+      ipv6: isIPv6(target.host),
+      succeeded: boundMessage(`TCP connect to ${hp} succeeded`),
+      timedOut: boundMessage(`dial tcp ${hp}: i/o timeout`),
+    };
+    texts.set(target, t);
+  }
+  return t;
+}
+
+const noop = (): void => {};
+
 export function probeTcp(
   target: TcpTarget,
   options: ProbeOptions,
   signal?: AbortSignal,
   closeMode: TcpCloseMode = 'reset',
+  transport: TcpTransport = 'handle',
 ): Promise<ProbeOutcome> {
   const attempt = new AttemptTimer();
   if (signal?.aborted) return Promise.resolve(attempt.aborted());
+  if (transport === 'handle' && tcpHandles)
+    return probeWithHandle(tcpHandles, target, options, signal, closeMode, attempt);
+  return probeWithSocket(target, options, signal, closeMode, attempt);
+}
+
+/** One attempt over a bare handle: one promise, one handle, one request, one timer. */
+function probeWithHandle(
+  handles: TcpHandles,
+  target: TcpTarget,
+  options: ProbeOptions,
+  signal: AbortSignal | undefined,
+  closeMode: TcpCloseMode,
+  attempt: AttemptTimer,
+): Promise<ProbeOutcome> {
+  const t = textsFor(target);
+  return new Promise<ProbeOutcome>((resolve) => {
+    const handle: TcpHandle = handles.open();
+    const req = handles.request();
+    let done = false;
+    const finish = (outcome: ProbeOutcome): void => {
+      done = true;
+      clearLongTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(outcome);
+    };
+    const fail = (status: number): void => {
+      handle.close();
+      const err = uvError(status, 'connect', `${target.host}:${target.port}`);
+      // EMFILE, ENOBUFS…: the agent's shortage, not the VM's (outcome.ts agentFaultText).
+      const fault = agentFaultText(err, `TCP connect to ${hostPort(target.host, target.port)}`);
+      finish(
+        fault
+          ? attempt.finish('unknown', REASON.ProbeError, fault)
+          : attempt.finish('failure', REASON.ProbeFailed, dialErrorText(err, target.host, target.port)),
+      );
+    };
+    // After a timeout or an abort the handle is already closed; its request then completes with
+    // UV_ECANCELED, which is ignored here.
+    req.oncomplete = (status: number): void => {
+      if (done) return;
+      if (status !== 0) {
+        fail(status);
+        return;
+      }
+      if (closeMode === 'reset') handle.reset(noop);
+      else handle.close();
+      finish(attempt.finishBounded('success', REASON.ProbeSucceeded, t.succeeded));
+    };
+    const onAbort = (): void => {
+      if (done) return;
+      handle.close();
+      finish(attempt.aborted());
+    };
+    const timer = setLongTimeout(() => {
+      if (done) return;
+      handle.close();
+      finish(attempt.finishBounded('failure', REASON.ProbeTimeout, t.timedOut));
+    }, options.timeoutMs);
+    req.address = target.host;
+    req.port = target.port;
+    const err = t.ipv6
+      ? handle.connect6(req, target.host, target.port)
+      : handle.connect(req, target.host, target.port);
+    if (err !== 0) {
+      fail(err);
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** One attempt over a net.Socket: where there is no bare handle (and for comparison). */
+function probeWithSocket(
+  target: TcpTarget,
+  options: ProbeOptions,
+  signal: AbortSignal | undefined,
+  closeMode: TcpCloseMode,
+  attempt: AttemptTimer,
+): Promise<ProbeOutcome> {
+  const t = textsFor(target);
   return new Promise<ProbeOutcome>((resolve) => {
     const socket = connect({ host: target.host, port: target.port });
     let done = false;
@@ -34,13 +144,7 @@ export function probeTcp(
     const onConnect = (): void => {
       if (closeMode === 'reset') socket.resetAndDestroy();
       else socket.end();
-      finish(
-        attempt.finish(
-          'success',
-          REASON.ProbeSucceeded,
-          `TCP connect to ${hostPort(target.host, target.port)} succeeded`,
-        ),
-      );
+      finish(attempt.finishBounded('success', REASON.ProbeSucceeded, t.succeeded));
     };
     const onAbort = (): void => {
       socket.destroy();
@@ -48,13 +152,7 @@ export function probeTcp(
     };
     const timer = setLongTimeout(() => {
       socket.destroy();
-      finish(
-        attempt.finish(
-          'failure',
-          REASON.ProbeTimeout,
-          `dial tcp ${hostPort(target.host, target.port)}: i/o timeout`,
-        ),
-      );
+      finish(attempt.finishBounded('failure', REASON.ProbeTimeout, t.timedOut));
     }, options.timeoutMs);
     socket.once('connect', onConnect);
     // Errors after a settled attempt (e.g. an RST echo) are swallowed by this listener; it stays
