@@ -30,8 +30,68 @@ describe('manager decisions', () => {
         kind,
         last,
         reported,
-        { state, reason },
+        { state, reason, message: '' },
       ]);
+  });
+
+  it('startingState: carries the reason and message of the verdict it starts from, only from that source', () => {
+    const refused = { reason: REASON.ProbeFailed, message: 'connection refused' };
+    const timeout = { reason: REASON.ProbeTimeout, message: 'timed out after 1s' };
+    const ok = { reason: REASON.ProbeSucceeded, message: 'HTTP 200' };
+    const table: [
+      string,
+      ProbeState | undefined,
+      ConditionStatus | undefined,
+      Parameters<typeof startingState>[3],
+      ReturnType<typeof startingState>,
+    ][] = [
+      // Agent restart: the stored condition's reason and message.
+      ['liveness', undefined, 'False', { lastReported: timeout }, { state: 'failure', ...timeout }],
+      ['readiness', undefined, 'True', { lastReported: ok }, { state: 'success', ...ok }],
+      // Resume after pause/migration: the previous worker's last verdict, not the stored one.
+      [
+        'liveness',
+        'failure',
+        'Unknown',
+        { lastRun: refused, lastReported: { reason: REASON.Suspended, message: 'x' } },
+        { state: 'failure', ...refused },
+      ],
+      [
+        'liveness',
+        'failure',
+        'False',
+        { lastReported: refused },
+        { state: 'failure', reason: REASON.ProbeFailed, message: '' },
+      ],
+      // A stored reason that is no verdict of that state (StartupPending, Suspended…) is not carried.
+      [
+        'readiness',
+        undefined,
+        'False',
+        { lastReported: { reason: REASON.StartupPending, message: 'waiting' } },
+        { state: 'failure', reason: REASON.ProbeFailed, message: '' },
+      ],
+      [
+        'liveness',
+        undefined,
+        'True',
+        { lastReported: refused },
+        { state: 'success', reason: REASON.ProbeSucceeded, message: '' },
+      ],
+      // Nothing to start from: nothing carried.
+      [
+        'liveness',
+        undefined,
+        'Unknown',
+        { lastReported: refused },
+        { state: 'unknown', reason: REASON.Initializing, message: '' },
+      ],
+    ];
+    expect(table.length).toBeGreaterThan(0);
+    for (const [kind, last, reported, shown, want] of table)
+      expect([kind, last, reported, shown, startingState(kind as 'liveness', last, reported, shown)]).toEqual(
+        [kind, last, reported, shown, want],
+      );
   });
 
   it('conditionAfterResult: verdicts show their outcome; unknown before a verdict shows its reason; else unchanged', () => {

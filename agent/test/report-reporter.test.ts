@@ -461,7 +461,13 @@ describe('ApiReporter', () => {
         writes.pods.get(`${ns}/${name}`)?.conditions.find((c) => c.type === 'vmprobe.io/ReadinessProbe'),
     });
     await restarted.start();
-    expect(restarted.lastReported(vmi.uid)).toEqual({ conditions: { readiness: 'True', liveness: 'False' } });
+    expect(restarted.lastReported(vmi.uid)).toEqual({
+      conditions: { readiness: 'True', liveness: 'False' },
+      shown: {
+        readiness: { reason: 'ProbeSucceeded', message: '' },
+        liveness: { reason: 'ProbeFailed', message: 'down' },
+      },
+    });
     expect(restarted.lastReported('other')).toBeUndefined();
     const before = writes.calls.length;
     restarted.update(report([ready('True'), live('False', 'ProbeFailed', 'down')]));

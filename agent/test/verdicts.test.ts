@@ -11,11 +11,12 @@ import { noopObserver } from '../src/observer.js';
 import type { ProbeOutcome, ProbeResult, ProbeTarget } from '../src/probers/types.js';
 import { EventRecorder } from '../src/report/events.js';
 import { TokenBucket } from '../src/report/rate-limit.js';
+import { ApiReporter } from '../src/report/reporter.js';
 import type { LastReported, Reporter, VmiProbeReport } from '../src/report/types.js';
 import { newVmiState, queueTransitionEvents } from '../src/report/vmi-state.js';
 import { ProbeAddressPolicy } from '../src/targets/index.js';
 import { FakeClock } from './helpers/fake-clock.js';
-import { FakeWrites } from './report-fake-writes.js';
+import { FakeWrites, settle } from './report-fake-writes.js';
 
 const NODE = 'node-a';
 const UID = 'uid-vm1';
@@ -194,8 +195,14 @@ describe('verdicts through the real ProbeWorker and manager', () => {
     expect(reporter.condition('liveness')).toMatchObject({ status: 'Unknown', reason: REASON.Suspended });
     expect(recoveries).toEqual([UID]);
     mgr.upsertVmi(vmi());
-    // Resumed provisionally as failed (its last verdict), no action before a verdict.
-    expect(reporter.condition('liveness')).toMatchObject({ status: 'False' });
+    // Resumed provisionally as failed (its last verdict, reason and message), no action before a verdict.
+    expect(reporter.condition('liveness')).toEqual({
+      kind: 'liveness',
+      status: 'False',
+      reason: REASON.ProbeFailed,
+      message: 'dial tcp 10.1.0.1:1600: connection refused',
+      provisional: true,
+    });
     expect(failures).toHaveLength(1);
     await period(2);
     expect(failures).toHaveLength(2);
@@ -205,7 +212,7 @@ describe('verdicts through the real ProbeWorker and manager', () => {
       message: 'dial tcp 10.1.0.1:1600: connection refused',
     });
     // Events over the whole sequence (the reporter's rule on each report): one Unhealthy per
-    // failure verdict, none for the provisional (message-less) failure at the resume.
+    // failure verdict, none for the provisional failure at the resume (it carries the last message).
     expect(reporter.reports.length).toBeGreaterThan(0);
     const st = newVmiState(reporter.reports[0] as VmiProbeReport, undefined);
     const unhealthy: string[] = [];
@@ -221,6 +228,85 @@ describe('verdicts through the real ProbeWorker and manager', () => {
       'Liveness probe failed: dial tcp 10.1.0.1:1600: connection refused',
     ]);
     mgr.stop();
+  });
+
+  it('blank message after a resume: an agent restart against stored statuses writes nothing, keeps the stored message, and a real failure still arms the action', async () => {
+    const writes = new FakeWrites();
+    writes.addPod('ns', 'virt-launcher-vm1-x', 'pod-1');
+    const agent = async () => {
+      const apiReporter = new ApiReporter({
+        writes,
+        nodeName: NODE,
+        clock,
+        random: () => 0,
+        heartbeatIntervalMs: 0,
+        podCondition: (ns, name) =>
+          writes.pods.get(`${ns}/${name}`)?.conditions.find((c) => c.type === 'vmprobe.io/ReadinessProbe'),
+      });
+      await apiReporter.start();
+      reporter = Object.assign(new RecordingReporter(), {
+        lastReported: (uid: string) => apiReporter.lastReported(uid),
+        update: (r: VmiProbeReport) => {
+          reporter.reports.push(structuredClone(r));
+          apiReporter.update(r);
+        },
+      });
+      const m = build();
+      m.start();
+      m.upsertPod(launcher());
+      m.upsertVmi(vmi());
+      await settle();
+      return { m, apiReporter };
+    };
+    const refused = 'dial tcp 10.1.0.1:1600: connection refused';
+    const timedOut = 'dial tcp 10.1.0.1:1500: i/o timeout';
+    setAnswer(1500, 'failure', REASON.ProbeTimeout, timedOut);
+    setAnswer(1600, 'failure');
+    // The first agent reports both verdicts and stops.
+    const first = await agent();
+    await period(3);
+    await settle();
+    expect(failures).toHaveLength(1);
+    const stored = () =>
+      writes.statuses.get('ns/vm1')?.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]);
+    expect(stored()).toEqual([
+      ['LivenessProbe', 'False', REASON.ProbeFailed, refused],
+      ['ReadinessProbe', 'False', REASON.ProbeTimeout, timedOut],
+    ]);
+    first.m.stop();
+    await first.apiReporter.stop();
+    // The restarted agent resumes both as failed with the stored reasons and messages: no write.
+    const statusWrites = () =>
+      writes.count('createProbeStatus') +
+      writes.count('patchProbeStatusStatus') +
+      writes.count('patchPodCondition');
+    const before = statusWrites();
+    const eventsBefore = writes.count('createEvent') + writes.count('patchEvent');
+    const second = await agent();
+    expect(reporter.condition('liveness')).toMatchObject({
+      status: 'False',
+      reason: REASON.ProbeFailed,
+      message: refused,
+    });
+    expect(reporter.condition('readiness')).toMatchObject({
+      status: 'False',
+      reason: REASON.ProbeTimeout,
+      message: timedOut,
+    });
+    expect(statusWrites()).toBe(before);
+    expect(writes.count('createEvent') + writes.count('patchEvent')).toBe(eventsBefore);
+    // It fails for real: the liveness action is armed again; the stored status still needs no write.
+    await period(3);
+    await settle();
+    expect(failures).toHaveLength(2);
+    expect(failures[1]).toMatchObject({ probe: 'liveness', message: refused });
+    expect(statusWrites()).toBe(before);
+    expect(stored()).toEqual([
+      ['LivenessProbe', 'False', REASON.ProbeFailed, refused],
+      ['ReadinessProbe', 'False', REASON.ProbeTimeout, timedOut],
+    ]);
+    second.m.stop();
+    await second.apiReporter.stop();
   });
 
   it('item 2: fails, recovers, is paused, and fails again after unpause -> armed each time', async () => {

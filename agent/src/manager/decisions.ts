@@ -19,26 +19,52 @@ export const STATE_OF: Readonly<Record<ConditionStatus, ProbeState>> = {
 export interface StartingState {
   state: ProbeState;
   reason: string;
+  /** The message carried with a verdict reason ('' otherwise). */
+  message: string;
 }
+
+/** The reason and message a condition showed: the previous worker's (`lastRun`) or the stored one's
+ *  (`lastReported`), carried with the state taken from it. */
+export interface CarriedCondition {
+  reason: string;
+  message: string;
+}
+
+/** Reasons a verdict of each state shows (only these are carried into a starting state). */
+const VERDICT_REASONS: Readonly<Record<'success' | 'failure', readonly string[]>> = {
+  success: [REASON.ProbeSucceeded, REASON.ProbeWarning],
+  failure: [REASON.ProbeFailed, REASON.ProbeTimeout],
+};
 
 /**
  * The provisional state a new worker starts in: what this probe's previous worker had (spec or
  * target change, resume after a suspension), else what an earlier agent reported (no flapping on an
  * agent restart), else readiness False (a new VMI is not ready) and liveness/startup Unknown. It is
  * only a starting guess: the worker's first verdict is reported whatever it is (threshold.ts).
+ * The carried reason and message (the verdict last shown for that state) come with it, so a probe
+ * resumed as failed is not shown with a blank message and a restart rewrites nothing; a carried
+ * condition whose reason is not a verdict of that state starts with the plain reason and ''.
  */
 export function startingState(
   kind: ProbeKind,
   lastRunState: ProbeState | undefined,
   lastReported: ConditionStatus | undefined,
+  shown: { lastRun?: CarriedCondition | undefined; lastReported?: CarriedCondition | undefined } = {},
 ): StartingState {
   let state: ProbeState | undefined;
-  if (lastRunState !== undefined && lastRunState !== 'unknown') state = lastRunState;
-  else if (lastRunState === undefined && lastReported !== undefined && lastReported !== 'Unknown')
+  let carried: CarriedCondition | undefined;
+  if (lastRunState !== undefined && lastRunState !== 'unknown') {
+    state = lastRunState;
+    carried = shown.lastRun;
+  } else if (lastRunState === undefined && lastReported !== undefined && lastReported !== 'Unknown') {
     state = STATE_OF[lastReported];
-  if (state !== undefined)
-    return { state, reason: state === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed };
-  return { state: kind === 'readiness' ? 'failure' : 'unknown', reason: REASON.Initializing };
+    carried = shown.lastReported;
+  }
+  if (state === undefined)
+    return { state: kind === 'readiness' ? 'failure' : 'unknown', reason: REASON.Initializing, message: '' };
+  if (state !== 'unknown' && carried && VERDICT_REASONS[state].includes(carried.reason))
+    return { state, reason: carried.reason, message: carried.message };
+  return { state, reason: state === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed, message: '' };
 }
 
 /** What a probe's condition shows. */

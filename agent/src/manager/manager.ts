@@ -29,11 +29,19 @@ import type { Logger } from '../log.js';
 import type { PodObject, VmiObject } from '../model/objects.js';
 import type { AgentObserver, HandlerType, ProbeIdentity, ProbeState } from '../observer.js';
 import type { ProbeOutcome } from '../probers/types.js';
-import type { ConditionStatus, PodRef, Reporter, VmiProbeReport, VmiRef } from '../report/types.js';
+import type {
+  ConditionStatus,
+  PodRef,
+  ProbeConditionReport,
+  Reporter,
+  VmiProbeReport,
+  VmiRef,
+} from '../report/types.js';
 import type { ProbeSnapshot } from '../snapshot.js';
 import { type AddressPolicy, type GuestProbeConfig, launcherPodsOf, targetKey } from '../targets/index.js';
 import {
   armsLivenessAction,
+  type CarriedCondition,
   conditionAfterResult,
   isLivenessRecovery,
   STATE_OF,
@@ -71,6 +79,8 @@ interface ProbeEntry {
   suspended: boolean;
   /** Threshold state of the last worker of this probe (carried into its replacement). */
   lastRunState?: ProbeState;
+  /** The reason and message shown with `lastRunState` (carried into the replacement with it). */
+  lastRunShown?: CarriedCondition;
   /** The current worker has reached its first confirmed verdict (false: the state is provisional). */
   confirmed: boolean;
   successes: number;
@@ -364,17 +374,22 @@ export class ProbeManager {
     // which the source node's agent decided through the gate. Start from it, so the target pod's gate
     // is written True at once and the Service keeps the endpoint, and probe at once for a verdict of
     // our own.
-    const lastReported = this.opts.reporter.lastReported(entry.ref.uid)?.conditions[d.kind];
-    let start = startingState(d.kind, p.lastRunState, lastReported);
+    const lastReported = this.opts.reporter.lastReported(entry.ref.uid);
+    let start = startingState(d.kind, p.lastRunState, lastReported?.conditions[d.kind], {
+      lastRun: p.lastRunShown,
+      lastReported: lastReported?.shown?.[d.kind],
+    });
     const fromMigration =
       d.kind === 'readiness' && start.reason === REASON.Initializing && migratedHere(vmi, this.opts.nodeName);
     if (fromMigration) {
       const state = vmiReady(vmi) ? 'success' : 'failure';
-      start = { state, reason: state === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed };
+      start = {
+        state,
+        reason: state === 'success' ? REASON.ProbeSucceeded : REASON.ProbeFailed,
+        message: '',
+      };
     }
     const initial = start.state;
-    const initialReason = start.reason;
-    p.lastRunState = initial;
     const since = runningSince(vmi);
     const delayMs = Math.max(
       0,
@@ -386,14 +401,11 @@ export class ProbeManager {
     p.confirmed = false;
     const keepReason =
       p.status === STATUS_OF[initial] && p.reason !== REASON.StartupPending && p.reason !== REASON.Suspended;
-    this.setCondition(
-      entry,
-      p,
-      initial,
-      STATUS_OF[initial],
-      keepReason ? p.reason : initialReason,
-      keepReason ? p.message : '',
-    );
+    const initialReason = keepReason ? p.reason : start.reason;
+    const initialMessage = keepReason ? p.message : start.message;
+    p.lastRunState = initial;
+    p.lastRunShown = { reason: initialReason, message: initialMessage };
+    this.setCondition(entry, p, initial, STATUS_OF[initial], initialReason, initialMessage);
     p.worker = this.opts.createWorker({
       probe: d.probe,
       target: d.target,
@@ -460,6 +472,7 @@ export class ProbeManager {
     p.lastRunState = state;
     p.confirmed = true;
     const shown = conditionAfterResult(p, { state, outcome }, true, true);
+    p.lastRunShown = { reason: shown.reason, message: shown.message };
     this.setCondition(entry, p, state, shown.status, shown.reason, shown.message);
     const vmi = this.vmis.get(entry.ref.uid);
     if (!vmi) return;
@@ -521,7 +534,12 @@ export class ProbeManager {
   private report(entry: VmiEntry, launcherPods: readonly PodObject[]): void {
     const conditions = PROBE_KINDS.flatMap((kind) => {
       const p = entry.probes.get(kind);
-      return p ? [{ kind, status: p.status, reason: p.reason, message: p.message }] : [];
+      if (!p) return [];
+      const c: ProbeConditionReport = { kind, status: p.status, reason: p.reason, message: p.message };
+      // A failure carried into a worker that has no verdict yet (resume, restart): no Event for it.
+      const carriedFailure = p.reason === REASON.ProbeFailed || p.reason === REASON.ProbeTimeout;
+      if (p.worker && !p.confirmed && carriedFailure && p.message !== '') c.provisional = true;
+      return [c];
     });
     const targetProbe =
       entry.probes.get('readiness') ?? entry.probes.get('liveness') ?? entry.probes.get('startup');

@@ -14,6 +14,10 @@ export interface ProbeConditionReport {
   reason: string;
   /** Last probe output, bounded. */
   message: string;
+  /** A failure carried from an earlier verdict (resume, agent restart) that this worker has not yet
+   *  confirmed: stored and shown as is, but no Event until the verdict (absent = a verdict or a
+   *  state that is not a failure). Never written to the API. */
+  provisional?: true;
 }
 
 /** The full desired report for one VMI: replaces the previous one (idempotent, level-based). */
@@ -33,6 +37,9 @@ export interface VmiProbeReport {
 /** What was last reported for a VMI before this agent started: the starting state of its workers. */
 export interface LastReported {
   conditions: Partial<Record<ProbeKind, ConditionStatus>>;
+  /** The reason and message each condition was stored with: a probe resumed from its status shows
+   *  them until its first verdict (no blank message, and no rewrite on an agent restart). */
+  shown?: Partial<Record<ProbeKind, { reason: string; message: string }>>;
 }
 
 export interface Reporter {

@@ -9,7 +9,7 @@ import type { ProbeKind } from '@vmprobe/shared';
 import type { TimerHandle } from '../clock.js';
 import type { PodConditionRead, ProbeStatusObject } from '../kube/api.js';
 import type { EventIntent } from './events.js';
-import type { ConditionStatus, VmiProbeReport, VmiRef } from './types.js';
+import type { ConditionStatus, ProbeConditionReport, VmiProbeReport, VmiRef } from './types.js';
 import { eventFor, isFailure, KIND_OF_TYPE } from './write-plan.js';
 
 export interface PendingEvent {
@@ -25,7 +25,10 @@ export interface VmiState {
   /** Gate condition each launcher pod holds (by pod uid), as the API last returned it. */
   pods: Map<string, PodConditionRead>;
   /** Last desired condition per kind, for edge-triggered Events. */
-  eventBase: Map<ProbeKind, { status: ConditionStatus; reason: string; message: string }>;
+  eventBase: Map<
+    ProbeKind,
+    { status: ConditionStatus; reason: string; message: string; provisional: boolean }
+  >;
   /** Events waiting to be written, one per kind × reason at most. */
   pendingEvents: Map<string, PendingEvent>;
   running: boolean;
@@ -70,30 +73,37 @@ export function newVmiState(report: VmiProbeReport, seeded: ProbeStatusObject | 
   };
   for (const c of seeded?.status?.conditions ?? []) {
     const kind = KIND_OF_TYPE.get(c.type);
-    if (kind) st.eventBase.set(kind, { status: c.status, reason: c.reason, message: c.message });
+    if (kind)
+      st.eventBase.set(kind, { status: c.status, reason: c.reason, message: c.message, provisional: false });
   }
   return st;
 }
 
 /**
  * Queues the Events for conditions whose status or reason changed since the last desired state, and
- * for a first verdict that repeats its provisional state (a failure shown with an empty message —
- * a probe resumed as failed — gets its message: the verdict). A provisional failure (empty
- * message, no verdict yet) queues nothing: its Event comes with the verdict.
+ * for a first verdict that repeats its provisional state (a probe resumed as failed: shown with an
+ * empty message, or with its carried message and `provisional`). A provisional failure (no verdict
+ * yet) queues nothing: its Event comes with the verdict.
  */
 export function queueTransitionEvents(st: VmiState): void {
   for (const c of st.desired.conditions) {
     const prev = st.eventBase.get(c.kind);
-    st.eventBase.set(c.kind, { status: c.status, reason: c.reason, message: c.message });
-    const verdictArrived = prev !== undefined && prev.message === '' && c.message !== '';
+    const provisional = isProvisionalFailure(c);
+    st.eventBase.set(c.kind, { status: c.status, reason: c.reason, message: c.message, provisional });
+    const verdictArrived = prev?.provisional === true && !provisional;
     const changed = !prev || prev.status !== c.status || prev.reason !== c.reason || verdictArrived;
     if (!changed) continue;
-    if (isFailure(c) && c.message === '') continue;
+    if (provisional) continue;
     const intent = eventFor(c);
     if (intent) st.pendingEvents.set(`${c.kind}/${intent.reason}`, { intent, attempts: 0 });
   }
   for (const kind of [...st.eventBase.keys()])
     if (!st.desired.conditions.some((c) => c.kind === kind)) st.eventBase.delete(kind);
+}
+
+/** A failure not yet confirmed by a verdict: marked `provisional`, or shown with an empty message. */
+function isProvisionalFailure(c: ProbeConditionReport): boolean {
+  return isFailure(c) && (c.provisional === true || c.message === '');
 }
 
 /** The desired state holds a failure (a reminder Event is due while it lasts). */
@@ -105,7 +115,7 @@ export function hasFailure(st: VmiState): boolean {
 export function queueReminderEvents(st: VmiState): boolean {
   let queued = false;
   for (const c of st.desired.conditions) {
-    const intent = isFailure(c) && c.message !== '' ? eventFor(c) : undefined; // provisional: no reminder
+    const intent = isFailure(c) && !isProvisionalFailure(c) ? eventFor(c) : undefined; // provisional: no reminder
     if (!intent) continue;
     const key = `${c.kind}/${intent.reason}`;
     if (!st.pendingEvents.has(key)) st.pendingEvents.set(key, { intent, attempts: 0 });

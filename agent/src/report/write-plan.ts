@@ -85,15 +85,19 @@ export function byVmiUid(items: ProbeStatusObject[]): Map<string, ProbeStatusObj
   return out;
 }
 
-/** The conditions a stored object holds, by probe kind (the workers' starting state). */
+/** The conditions a stored object holds, by probe kind, with their reasons and messages (the
+ *  workers' starting state). */
 export function lastReportedOf(obj: ProbeStatusObject | undefined): LastReported | undefined {
   if (!obj?.status?.conditions) return undefined;
   const conditions: LastReported['conditions'] = {};
+  const shown: NonNullable<LastReported['shown']> = {};
   for (const c of obj.status.conditions) {
     const kind = KIND_OF_TYPE.get(c.type);
-    if (kind) conditions[kind] = c.status;
+    if (!kind) continue;
+    conditions[kind] = c.status;
+    shown[kind] = { reason: c.reason, message: c.message ?? '' };
   }
-  return { conditions };
+  return { conditions, shown };
 }
 
 /** The status to store for `report`; lastTransitionTime kept from `stored` while a status holds. */
