@@ -13,7 +13,7 @@ import { EventRecorder } from '../src/report/events.js';
 import { TokenBucket } from '../src/report/rate-limit.js';
 import { ApiReporter } from '../src/report/reporter.js';
 import type { LastReported, Reporter, VmiProbeReport } from '../src/report/types.js';
-import { newVmiState, queueTransitionEvents } from '../src/report/vmi-state.js';
+import { desire, eventWritten, newVmiState, queueTransitionEvents } from '../src/report/vmi-state.js';
 import { ProbeAddressPolicy } from '../src/targets/index.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { FakeWrites, settle } from './report-fake-writes.js';
@@ -154,8 +154,7 @@ describe('verdicts through the real ProbeWorker and manager', () => {
     // The reporter's Event rule sees the verdict: an Unhealthy Warning is queued.
     const st = newVmiState(first, undefined);
     queueTransitionEvents(st);
-    st.desired = reporter.reports.at(-1) as VmiProbeReport;
-    queueTransitionEvents(st);
+    desire(st, reporter.reports.at(-1) as VmiProbeReport);
     expect([...st.pendingEvents.keys()]).toEqual(['readiness/Unhealthy']);
     expect(st.pendingEvents.get('readiness/Unhealthy')?.intent.message).toBe(
       'Readiness probe failed: dial tcp 10.1.0.1:1500: connection refused',
@@ -217,11 +216,11 @@ describe('verdicts through the real ProbeWorker and manager', () => {
     const st = newVmiState(reporter.reports[0] as VmiProbeReport, undefined);
     const unhealthy: string[] = [];
     for (const r of reporter.reports) {
-      st.desired = r;
-      queueTransitionEvents(st);
-      for (const [k, pe] of st.pendingEvents)
+      desire(st, r);
+      for (const [k, pe] of st.pendingEvents) {
         if (k === 'liveness/Unhealthy') unhealthy.push(pe.intent.message);
-      st.pendingEvents.clear();
+        eventWritten(st, k);
+      }
     }
     expect(unhealthy).toEqual([
       'Liveness probe failed: dial tcp 10.1.0.1:1600: connection refused',

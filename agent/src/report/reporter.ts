@@ -38,10 +38,19 @@ import {
 import { Heartbeat, loadStoredStatuses } from './stored-statuses.js';
 import type { LastReported, Reporter, VmiProbeReport } from './types.js';
 import {
-  hasFailure,
+  afterSyncDecision,
+  beginSync,
+  cancelRetry,
+  desire,
+  endSync,
+  markClean,
   newVmiState,
-  queueReminderEvents,
-  queueTransitionEvents,
+  release,
+  remind,
+  reminderArmed,
+  reminderDue,
+  retryArmed,
+  retryFired,
   type VmiState,
 } from './vmi-state.js';
 import { type SyncResult, VmiSync } from './vmi-sync.js';
@@ -165,10 +174,7 @@ export class ApiReporter implements Reporter {
       this.seeded.delete(uid);
       this.states.set(uid, st);
     }
-    st.vmi = { ...report.vmi };
-    st.desired = { ...report, conditions: report.conditions.map((c) => boundedCondition(c, this.maxLen)) };
-    queueTransitionEvents(st);
-    st.clean = false;
+    desire(st, { ...report, conditions: report.conditions.map((c) => boundedCondition(c, this.maxLen)) });
     this.kick(st);
   }
 
@@ -177,9 +183,7 @@ export class ApiReporter implements Reporter {
     this.seeded.delete(vmiUid);
     this.events.forget(vmiUid);
     if (!st) return;
-    st.forgotten = true;
-    st.abort.abort();
-    this.clearTimers(st);
+    release(st, this.clock, true);
     this.states.delete(vmiUid);
     this.notifyIdle();
   }
@@ -192,11 +196,7 @@ export class ApiReporter implements Reporter {
   apiReachable(): void {
     if (this.stopped) return;
     for (const st of this.states.values()) {
-      if (st.retryTimer === undefined || !st.retryForOutage) continue;
-      this.clock.clearTimeout(st.retryTimer);
-      st.retryTimer = undefined;
-      st.retryForHealth = false;
-      st.retryForOutage = false;
+      if (!st.retryForOutage || !cancelRetry(st, this.clock)) continue;
       this.kick(st);
     }
   }
@@ -207,12 +207,7 @@ export class ApiReporter implements Reporter {
     this.drainDeadline = deadlineMs;
     this.limiter.openGate();
     for (const st of this.states.values()) {
-      if (st.retryTimer !== undefined) {
-        this.clock.clearTimeout(st.retryTimer);
-        st.retryTimer = undefined;
-        st.retryForHealth = false;
-        st.retryForOutage = false;
-      }
+      cancelRetry(st, this.clock);
       if (!st.clean) this.kick(st);
     }
     await new Promise<void>((resolve) => {
@@ -243,10 +238,7 @@ export class ApiReporter implements Reporter {
     if (this.stopped) return;
     this.stopped = true;
     this.heartbeatLoop.stop();
-    for (const st of this.states.values()) {
-      st.abort.abort();
-      this.clearTimers(st);
-    }
+    for (const st of this.states.values()) release(st, this.clock, false);
     if (this.ownsLimiter) this.limiter.stop();
     this.notifyIdle();
   }
@@ -270,19 +262,10 @@ export class ApiReporter implements Reporter {
   // -------------------------------------------------------------------------------------------
   // Sync machinery
 
+  /** Syncs `st` now, or marks it dirty / leaves it to its pending retry (vmi-state kickDecision). */
   private kick(st: VmiState): void {
     if (this.stopped || st.forgotten) return;
-    if (st.running) {
-      st.dirty = true;
-      return;
-    }
-    if (st.retryTimer !== undefined) {
-      if (st.retryForHealth) return; // the API asked us to back off: the retry writes the latest state
-      this.clock.clearTimeout(st.retryTimer);
-      st.retryTimer = undefined;
-    }
-    st.running = true;
-    st.dirty = false;
+    if (!beginSync(st, this.clock)) return;
     void this.syncer.sync(st).then(
       (ok) => this.afterSync(st, ok),
       (err) => {
@@ -292,44 +275,50 @@ export class ApiReporter implements Reporter {
     );
   }
 
+  /** Applies what follows a sync (vmi-state afterSyncDecision): resync, clean, retry or give up. */
   private afterSync(st: VmiState, res: SyncResult): void {
-    st.running = false;
+    const attempt = endSync(st, res.ok);
     if (this.stopped || st.forgotten) {
       this.notifyIdle();
       return;
     }
-    if (res.ok) {
-      st.attempt = 0;
-      if (st.dirty) {
-        this.kick(st);
-      } else {
-        st.clean = true;
-        this.armReminder(st);
-      }
-    } else {
-      st.attempt++;
+    let delayMs = 0;
+    if (!res.ok) {
       const policy = !res.health
         ? { initialMs: this.backoff.maxMs, maxMs: this.backoff.maxMs }
         : res.outage
           ? { initialMs: Math.min(this.backoff.initialMs, this.outageMaxMs), maxMs: this.outageMaxMs }
           : this.backoff;
-      let delay = backoffDelay(policy, st.attempt, this.random, res.retryAfterSeconds);
-      if (this.draining) delay = Math.min(delay, 250);
-      if (this.draining && this.clock.now() + delay > this.drainDeadline) {
-        this.notifyIdle();
-        return;
-      }
-      st.retryForHealth = !!res.health && !st.dirty;
-      st.retryForOutage = !!res.outage;
-      if (st.dirty && !res.health) {
+      delayMs = backoffDelay(policy, attempt, this.random, res.retryAfterSeconds);
+    }
+    const next = afterSyncDecision({
+      ok: res.ok,
+      health: !!res.health,
+      outage: !!res.outage,
+      dirty: st.dirty,
+      delayMs,
+      draining: this.draining,
+      nowMs: this.clock.now(),
+      drainDeadlineMs: this.drainDeadline,
+    });
+    switch (next.next) {
+      case 'resync':
+      case 'retry-now':
         this.kick(st);
-      } else {
-        st.retryTimer = this.clock.setTimeout(() => {
-          st.retryTimer = undefined;
-          st.retryForHealth = false;
-          st.retryForOutage = false;
+        break;
+      case 'clean':
+        markClean(st);
+        this.armReminder(st);
+        break;
+      case 'give-up':
+        break;
+      case 'retry-later': {
+        const timer = this.clock.setTimeout(() => {
+          retryFired(st);
           this.kick(st);
-        }, delay);
+        }, next.delayMs);
+        retryArmed(st, timer, next.forHealth, next.forOutage);
+        break;
       }
     }
     this.notifyIdle();
@@ -339,28 +328,17 @@ export class ApiReporter implements Reporter {
   // Reminders, heartbeat, helpers
 
   private armReminder(st: VmiState): void {
-    if (this.reminderMs <= 0 || st.reminderTimer !== undefined) return;
-    if (!hasFailure(st)) return;
-    st.reminderTimer = this.clock.setTimeout(() => {
-      st.reminderTimer = undefined;
+    if (!reminderDue(st, this.reminderMs)) return;
+    const timer = this.clock.setTimeout(() => {
       if (this.stopped || st.forgotten) return;
-      if (queueReminderEvents(st)) {
-        st.clean = false;
-        this.kick(st);
-      }
+      if (remind(st)) this.kick(st);
     }, this.reminderMs);
+    reminderArmed(st, timer);
   }
 
   /** One heartbeat pass now (the timer runs it every heartbeatIntervalMs); safe to call any time. */
   heartbeat(): Promise<void> {
     return this.heartbeatLoop.run();
-  }
-
-  private clearTimers(st: VmiState): void {
-    if (st.retryTimer !== undefined) this.clock.clearTimeout(st.retryTimer);
-    if (st.reminderTimer !== undefined) this.clock.clearTimeout(st.reminderTimer);
-    st.retryTimer = undefined;
-    st.reminderTimer = undefined;
   }
 
   private notifyIdle(): void {

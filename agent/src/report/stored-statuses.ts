@@ -5,7 +5,8 @@
 //   logged and yields nothing (the agent runs without that memory).
 // - Heartbeat: every `intervalMs` one LIST, compared with what each idle VMI last reported (and, given
 //   `podCondition`, its pods' gate conditions in the informer cache); a VMI whose stored state drifted
-//   (deleted, edited, reverted) has its memory of the object/pod dropped and is handed to `resync`.
+//   (deleted, edited, reverted: the pure driftOf) has its memory of the object/pod replaced through
+//   vmi-state's markDrifted and is handed to `resync`.
 //
 // Timers: Heartbeat owns one timer, armed by arm() after each pass, cleared by stop() (idempotent).
 // The constructor starts none. loadStoredStatuses' backoff sleeps are on the same Clock and end with
@@ -20,7 +21,7 @@ import {
   type ProbeStatusObject,
 } from '../kube/api.js';
 import type { Logger } from '../log.js';
-import type { VmiState } from './vmi-state.js';
+import { markDrifted, type VmiState } from './vmi-state.js';
 import { byVmiUid, desiredStatus, errText, podConditionMatches, statusMatches } from './write-plan.js';
 
 export interface LoadStoredStatusesOptions {
@@ -105,9 +106,11 @@ export class Heartbeat {
       let drifted = 0;
       for (const [uid, st] of this.o.states()) {
         if (st.running || !st.clean || st.forgotten) continue;
-        if (this.drifted(st, listed.get(uid))) {
+        const obj = listed.get(uid);
+        const drift = driftOf(st, obj, this.o.clock.now(), this.o.podCondition);
+        if (drift.object || drift.pods.length > 0) {
           drifted++;
-          st.clean = false;
+          markDrifted(st, { object: drift.object, listed: obj, pods: drift.pods });
           this.o.resync(st);
         }
       }
@@ -126,27 +129,30 @@ export class Heartbeat {
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
 
-  /** Compares one idle VMI with the listed object and the pod cache; forgets what drifted. */
-  private drifted(st: VmiState, obj: ProbeStatusObject | undefined): boolean {
-    const desired = desiredStatus(st.desired, obj?.status, this.o.clock.now());
-    let drift = false;
-    if (!obj || !statusMatches(obj.status, desired)) {
-      st.object = obj;
-      drift = true;
+/**
+ * What of one VMI's reported state drifted (pure): `object` when the listed VMIProbeStatus is gone
+ * or does not hold the desired status; `pods` the launcher pods (uids) whose cached gate condition
+ * is missing or differs from the readiness report (checked only given `podCondition`).
+ */
+export function driftOf(
+  st: VmiState,
+  obj: ProbeStatusObject | undefined,
+  nowMs: number,
+  podCondition: ((namespace: string, name: string) => PodConditionRead | undefined) | undefined,
+): { object: boolean; pods: string[] } {
+  const desired = desiredStatus(st.desired, obj?.status, nowMs);
+  const object = !obj || !statusMatches(obj.status, desired);
+  const pods: string[] = [];
+  const readiness = st.desired.conditions.find((c) => c.kind === 'readiness');
+  if (readiness && podCondition) {
+    for (const pod of st.desired.launcherPods) {
+      const cached = podCondition(pod.namespace, pod.name);
+      if (!cached || !podConditionMatches(cached, readiness)) pods.push(pod.uid);
     }
-    const readiness = st.desired.conditions.find((c) => c.kind === 'readiness');
-    if (readiness && this.o.podCondition) {
-      for (const pod of st.desired.launcherPods) {
-        const cached = this.o.podCondition(pod.namespace, pod.name);
-        if (!cached || !podConditionMatches(cached, readiness)) {
-          st.pods.delete(pod.uid);
-          drift = true;
-        }
-      }
-    }
-    return drift;
   }
+  return { object, pods };
 }
 
 function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

@@ -34,7 +34,15 @@ import type { AgentObserver } from '../observer.js';
 import { type EventRecorder, resultOf } from './events.js';
 import { RateLimiterAbortedError, type TokenBucket } from './rate-limit.js';
 import type { ProbeConditionReport, VmiProbeReport } from './types.js';
-import type { VmiState } from './vmi-state.js';
+import {
+  eventFailed,
+  eventWritten,
+  forgetPodCondition,
+  forgetUnlistedPods,
+  rememberObject,
+  rememberPodCondition,
+  type VmiState,
+} from './vmi-state.js';
 import {
   desiredStatus,
   errText,
@@ -87,8 +95,7 @@ export class VmiSync {
     // until this write lands, so it is on the critical path of every VM start; the VMIProbeStatus
     // and Events follow (and their tokens queue behind every VMI's gate write, see TokenBucket).
     const readiness = report.conditions.find((c) => c.kind === 'readiness');
-    const listed = new Set(report.launcherPods.map((p) => p.uid));
-    for (const uid of [...st.pods.keys()]) if (!listed.has(uid)) st.pods.delete(uid);
+    forgetUnlistedPods(st);
     if (readiness) {
       for (const pod of report.launcherPods) {
         if (st.abort.signal.aborted) return { ok: false };
@@ -111,13 +118,11 @@ export class VmiSync {
       if (st.abort.signal.aborted) return { ok: false };
       try {
         await this.o.events.record(st.vmi, pe.intent, st.abort.signal);
-        st.pendingEvents.delete(key);
+        eventWritten(st, key);
       } catch (err) {
         if (err instanceof RateLimiterAbortedError) return { ok: false };
-        pe.attempts++;
         const permanent = !(err instanceof ApiWriteError && err.retryable);
-        if (permanent || pe.attempts >= this.o.maxEventAttempts) {
-          st.pendingEvents.delete(key);
+        if (eventFailed(st, key, permanent, this.o.maxEventAttempts) === 'drop') {
           this.o.log.warn(
             { vmi: st.vmi.name, namespace: st.vmi.namespace, reason: pe.intent.reason, err: errText(err) },
             'dropping event after failed write',
@@ -139,22 +144,24 @@ export class VmiSync {
       const body = newProbeStatusObject(report, node, clock.now());
       await limiter.take(st.abort.signal);
       try {
-        st.object = await writes.createProbeStatus(body);
+        rememberObject(st, await writes.createProbeStatus(body));
         observer.reporterWrite('probestatus', 'ok');
       } catch (err) {
         if (err instanceof ApiWriteError && err.code === 'AlreadyExists') {
           observer.reporterWrite('probestatus', 'conflict');
-          st.object = await writes.getProbeStatus(namespace, name);
+          rememberObject(st, await writes.getProbeStatus(namespace, name));
         } else {
           observer.reporterWrite('probestatus', resultOf(err));
           throw err;
         }
       }
     }
-    const meta = st.object.metadata;
+    const created = st.object;
+    if (!created) return; // unreachable: remembered above (a failed create throws)
+    const meta = created.metadata;
     const ownerOk = (meta.ownerReferences ?? []).some((o) => o.uid === uid);
     const nodeOk = meta.labels?.[LABEL_PROBE_STATUS_NODE] === node;
-    const writtenBy = writerNodeOf(st.object);
+    const writtenBy = writerNodeOf(created);
     if (writtenBy !== undefined && writtenBy !== node && !(await this.vmiIsHere(st))) {
       this.o.log.info(
         { namespace, vmi: name, writtenBy },
@@ -170,19 +177,23 @@ export class VmiSync {
       };
       if (!ownerOk) patch.ownerReferences = [vmiOwnerReference(report.vmi)];
       await limiter.take(st.abort.signal);
-      st.object = await this.guarded(st, () => writes.patchProbeStatusMetadata(namespace, name, patch));
+      rememberObject(
+        st,
+        await this.guarded(st, () => writes.patchProbeStatusMetadata(namespace, name, patch)),
+      );
     }
-    const desired = desiredStatus(report, st.object.status, clock.now());
-    if (statusMatches(st.object.status, desired)) return;
+    const current = st.object ?? created;
+    const desired = desiredStatus(report, current.status, clock.now());
+    if (statusMatches(current.status, desired)) return;
     const patch = {
       ...desired,
       target: desired.target ?? null,
       readinessGate: desired.readinessGate ?? null,
     };
     await limiter.take(st.abort.signal);
-    const rv = st.object.metadata.resourceVersion;
+    const rv = current.metadata.resourceVersion;
     const returned = await this.guarded(st, () => writes.patchProbeStatusStatus(namespace, name, patch, rv));
-    st.object = returned;
+    rememberObject(st, returned);
     if (!statusMatches(returned.status, desired)) {
       observer.reporterWrite('probestatus', 'error');
       throw new WriteNotStoredError(
@@ -211,12 +222,12 @@ export class VmiSync {
       return await fn();
     } catch (err) {
       this.o.observer.reporterWrite('probestatus', resultOf(err));
-      if (err instanceof ApiWriteError && err.code === 'NotFound') st.object = undefined;
+      if (err instanceof ApiWriteError && err.code === 'NotFound') rememberObject(st, undefined);
       if (err instanceof ApiWriteError && err.code === 'Conflict') {
         try {
-          st.object = await this.o.writes.getProbeStatus(st.vmi.namespace, st.vmi.name);
+          rememberObject(st, await this.o.writes.getProbeStatus(st.vmi.namespace, st.vmi.name));
         } catch (getErr) {
-          if (getErr instanceof ApiWriteError && getErr.code === 'NotFound') st.object = undefined;
+          if (getErr instanceof ApiWriteError && getErr.code === 'NotFound') rememberObject(st, undefined);
         }
       }
       throw err;
@@ -231,7 +242,7 @@ export class VmiSync {
     const { writes, observer } = this.o;
     const knownAtStart = st.pods.get(pod.uid) ?? this.o.podCondition?.(pod.namespace, pod.name);
     if (knownAtStart && podConditionMatches(knownAtStart, atStart)) {
-      st.pods.set(pod.uid, knownAtStart);
+      rememberPodCondition(st, pod.uid, knownAtStart);
       return;
     }
     await this.o.limiter.take(st.abort.signal, 'high'); // gate writes first (issue 9)
@@ -241,7 +252,7 @@ export class VmiSync {
     const readiness = st.desired.conditions.find((c) => c.kind === 'readiness') ?? atStart;
     const known = st.pods.get(pod.uid) ?? this.o.podCondition?.(pod.namespace, pod.name);
     if (known && podConditionMatches(known, readiness)) {
-      st.pods.set(pod.uid, known);
+      rememberPodCondition(st, pod.uid, known);
       return;
     }
     const now = this.o.clock.now();
@@ -261,7 +272,7 @@ export class VmiSync {
     } catch (err) {
       if (err instanceof ApiWriteError && err.code === 'NotFound') {
         // The pod is gone (the manager will list the new one): nothing to write.
-        st.pods.delete(pod.uid);
+        forgetPodCondition(st, pod.uid);
         observer.reporterWrite('pod', 'ok');
         return;
       }
@@ -270,20 +281,20 @@ export class VmiSync {
     }
     if (returned.metadata.uid && returned.metadata.uid !== pod.uid) {
       // Same name, another pod: not ours to gate.
-      st.pods.delete(pod.uid);
+      forgetPodCondition(st, pod.uid);
       observer.reporterWrite('pod', 'ok');
       return;
     }
     const stored = returned.conditions.find((c) => c.type === POD_READINESS_CONDITION);
     if (!stored || !podConditionMatches(stored, readiness)) {
-      st.pods.delete(pod.uid);
+      forgetPodCondition(st, pod.uid);
       observer.reporterWrite('pod', 'error');
       throw new WriteNotStoredError(
         'pod',
         `pod ${pod.namespace}/${pod.name}: the API returned 200 but condition ${POD_READINESS_CONDITION} is not stored`,
       );
     }
-    st.pods.set(pod.uid, stored);
+    rememberPodCondition(st, pod.uid, stored);
     observer.reporterWrite('pod', 'ok');
   }
 
