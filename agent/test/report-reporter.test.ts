@@ -613,6 +613,46 @@ describe('ApiReporter', () => {
     limiter.stop();
   });
 
+  it('a gate sync does not wait behind the VMIProbeStatus create: the True gate write passes the create waiting for its token', async () => {
+    const { writes, reporter, clock } = setup({ writeQps: 1, writeBurst: 1 });
+    const gate = () =>
+      writes.pods
+        .get(`${pod.namespace}/${pod.name}`)
+        ?.conditions.find((c) => c.type === 'vmprobe.io/ReadinessProbe');
+    reporter.update(report([ready('False', 'Initializing')]));
+    await settle();
+    // The first gate write (False) took the only token; the create waits for the next one.
+    expect(writes.calls.map((c) => c.method)).toEqual(['patchPodCondition']);
+    expect(gate()?.status).toBe('False');
+    // The first verdict arrives while the create waits: its gate write takes the next token.
+    reporter.update(report([ready('True', 'ProbeSucceeded', 'HTTP 200')]));
+    await settle();
+    clock.advance(1000);
+    await settle();
+    expect(writes.calls.map((c) => c.method)).toEqual(['patchPodCondition', 'patchPodCondition']);
+    expect(gate()).toMatchObject({ status: 'True', reason: 'ProbeSucceeded', message: 'HTTP 200' });
+    // Then the VMIProbeStatus: the running sync's create + status patch, and the follow-up sync's
+    // patch to the latest state; no further gate write.
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      await settle();
+    }
+    expect(writes.calls.map((c) => c.method)).toEqual([
+      'patchPodCondition',
+      'patchPodCondition',
+      'createProbeStatus',
+      'patchProbeStatusStatus',
+      'patchProbeStatusStatus',
+    ]);
+    expect(writes.statuses.get('ns/vm1')?.status?.conditions?.[0]).toMatchObject({
+      status: 'True',
+      message: 'HTTP 200',
+    });
+    expect(reporter.isIdle()).toBe(true);
+    await reporter.stop();
+    expect(clock.pendingCount()).toBe(0);
+  });
+
   it('stop() drops every queued wait on a shared limiter too', async () => {
     const clock = new FakeClock();
     const limiter = new TokenBucket({ qps: 1, burst: 1, clock });

@@ -207,9 +207,9 @@ describe('reporter per-VMI decisions (vmi-state.ts)', () => {
   it('the mutations apply the decisions: beginSync marks running/dirty, endSync counts attempts, eventFailed drops at the limit', () => {
     const clock = new FakeClock();
     const st = newVmiState(report([cond('False', REASON.ProbeFailed, 'refused')]), undefined);
-    expect(beginSync(st, clock)).toBe(true);
+    expect(beginSync(st, clock)).toBe('start');
     expect(st.running).toBe(true);
-    expect(beginSync(st, clock)).toBe(false);
+    expect(beginSync(st, clock)).toBe('mark-dirty');
     expect(st.dirty).toBe(true);
     expect(endSync(st, false)).toBe(1);
     expect(st.running).toBe(false);
@@ -219,14 +219,14 @@ describe('reporter per-VMI decisions (vmi-state.ts)', () => {
       true,
       false,
     );
-    expect(beginSync(st, clock)).toBe(false); // waits for the retry the API asked for
+    expect(beginSync(st, clock)).toBe('wait-for-retry'); // waits for the retry the API asked for
     retryArmed(
       st,
       clock.setTimeout(() => {}, 1000),
       false,
       false,
     );
-    expect(beginSync(st, clock)).toBe(true); // the pending retry is cancelled, the sync starts
+    expect(beginSync(st, clock)).toBe('start'); // the pending retry is cancelled, the sync starts
     expect(st.retryTimer).toBeUndefined();
     expect(endSync(st, true)).toBe(0);
     expect(queueReminderEvents(st)).toBe(true);

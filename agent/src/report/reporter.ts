@@ -265,7 +265,11 @@ export class ApiReporter implements Reporter {
   /** Syncs `st` now, or marks it dirty / leaves it to its pending retry (vmi-state kickDecision). */
   private kick(st: VmiState): void {
     if (this.stopped || st.forgotten) return;
-    if (!beginSync(st, this.clock)) return;
+    const d = beginSync(st, this.clock);
+    // A sync is running (its VMIProbeStatus write may be waiting for a token): the pod gate does not
+    // wait for it, it has a lane of its own (VmiSync.expressGates; issue 9 item 5).
+    if (d === 'mark-dirty') this.syncer.expressGates(st);
+    if (d !== 'start') return;
     void this.syncer.sync(st).then(
       (ok) => this.afterSync(st, ok),
       (err) => {

@@ -56,6 +56,10 @@ export interface VmiState {
   readonly forgotten: boolean;
   /** Aborted by forget()/stop(): drops this VMI's queued write-token waits (no timer outlives it). */
   readonly abort: AbortController;
+  /** The tail of this VMI's gate lane: its pod-gate syncs run one after another (inGateLane). */
+  readonly gateLane: Promise<void>;
+  /** An express gate sync is queued in the lane and has not started (it will write the latest). */
+  readonly gateExpressQueued: boolean;
 }
 
 /** The same state, writable: only this module holds it so. */
@@ -76,6 +80,8 @@ interface OwnedVmiState {
   reminderTimer: TimerHandle | undefined;
   forgotten: boolean;
   abort: AbortController;
+  gateLane: Promise<void>;
+  gateExpressQueued: boolean;
 }
 
 function own(st: VmiState): OwnedVmiState {
@@ -105,6 +111,8 @@ export function newVmiState(report: VmiProbeReport, seeded: ProbeStatusObject | 
     reminderTimer: undefined,
     forgotten: false,
     abort: new AbortController(),
+    gateLane: Promise.resolve(),
+    gateExpressQueued: false,
   };
   for (const c of seeded?.status?.conditions ?? []) {
     const kind = KIND_OF_TYPE.get(c.type);
@@ -278,23 +286,50 @@ export function kickDecision(s: {
   return 'start';
 }
 
-/** Applies kickDecision; true when the caller must now run a sync (the VMI is marked running). */
-export function beginSync(vmiState: VmiState, clock: Clock): boolean {
+/** Applies kickDecision and returns it; on 'start' the VMI is marked running and the caller must
+ *  run a sync now; on 'mark-dirty' the running sync will be followed by another. */
+export function beginSync(vmiState: VmiState, clock: Clock): ReturnType<typeof kickDecision> {
   const st = own(vmiState);
   const d = kickDecision({
     running: st.running,
     retryPending: st.retryTimer !== undefined,
     retryForHealth: st.retryForHealth,
   });
-  if (d === 'mark-dirty') {
-    st.dirty = true;
-    return false;
-  }
-  if (d === 'wait-for-retry') return false;
+  if (d === 'mark-dirty') st.dirty = true;
+  if (d !== 'start') return d;
   cancelRetry(st, clock);
   st.running = true;
   st.dirty = false;
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gate lane (VmiSync): a VMI's pod-gate syncs, serialized apart from its VMIProbeStatus sync
+
+/** Runs `fn` after every gate sync of this VMI queued before it (never two at once: no duplicate
+ *  pod write); the lane goes on whether `fn` succeeds or fails. */
+export function inGateLane<T>(vmiState: VmiState, fn: () => Promise<T>): Promise<T> {
+  const st = own(vmiState);
+  const run = st.gateLane.then(fn);
+  st.gateLane = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  return run;
+}
+
+/** Claims the VMI's one queued express gate sync; false when one is already queued (it will write
+ *  the latest readiness, so a second would be redundant). */
+export function claimGateExpress(vmiState: VmiState): boolean {
+  const st = own(vmiState);
+  if (st.gateExpressQueued) return false;
+  st.gateExpressQueued = true;
   return true;
+}
+
+/** The queued express gate sync starts: a newer update may queue another. */
+export function gateExpressStarted(vmiState: VmiState): void {
+  own(vmiState).gateExpressQueued = false;
 }
 
 /** What follows a sync (pure). `delayMs` is the backoff chosen for a failure (attempt counted). */

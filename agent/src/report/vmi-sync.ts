@@ -35,10 +35,13 @@ import { type EventRecorder, resultOf } from './events.js';
 import { RateLimiterAbortedError, type TokenBucket } from './rate-limit.js';
 import type { ProbeConditionReport, VmiProbeReport } from './types.js';
 import {
+  claimGateExpress,
   eventFailed,
   eventWritten,
   forgetPodCondition,
   forgetUnlistedPods,
+  gateExpressStarted,
+  inGateLane,
   rememberObject,
   rememberPodCondition,
   type VmiState,
@@ -94,19 +97,10 @@ export class VmiSync {
     // The pod gate first (issue 9): once launcher pods carry the readiness gate, a pod is not Ready
     // until this write lands, so it is on the critical path of every VM start; the VMIProbeStatus
     // and Events follow (and their tokens queue behind every VMI's gate write, see TokenBucket).
-    const readiness = report.conditions.find((c) => c.kind === 'readiness');
-    forgetUnlistedPods(st);
-    if (readiness) {
-      for (const pod of report.launcherPods) {
-        if (st.abort.signal.aborted) return { ok: false };
-        try {
-          await this.syncPod(st, pod, readiness);
-        } catch (err) {
-          failures.push(err);
-          this.logFailure(st, 'pod', err, pod.name);
-        }
-      }
-    }
+    // The gate writes run in the VMI's gate lane, after any express gate sync still running.
+    const gates = await inGateLane(st, () => this.syncGates(st));
+    if (gates === 'aborted') return { ok: false };
+    failures.push(...gates);
     if (st.abort.signal.aborted) return { ok: false };
     try {
       await this.syncProbeStatus(st, report);
@@ -134,6 +128,40 @@ export class VmiSync {
       }
     }
     return summarize(failures);
+  }
+
+  /**
+   * An express gate sync: while this VMI's sync is running (its VMIProbeStatus write may be waiting
+   * for a token behind other VMIs), a newer readiness goes to the pod gate(s) at once through the
+   * VMI's gate lane (a 'high' token), not after that sync. At most one is queued per VMI; it writes
+   * the latest readiness. Its failures are only logged: the running sync is marked dirty, and the
+   * sync that follows it writes the gate again (in the same lane, so never twice at once).
+   */
+  expressGates(st: VmiState): void {
+    if (st.abort.signal.aborted || !claimGateExpress(st)) return;
+    void inGateLane(st, () => {
+      gateExpressStarted(st);
+      return this.syncGates(st);
+    });
+  }
+
+  /** The gate of every launcher pod the desired report lists: its failures (logged), or 'aborted'. */
+  private async syncGates(st: VmiState): Promise<unknown[] | 'aborted'> {
+    const failures: unknown[] = [];
+    const report = st.desired;
+    const readiness = report.conditions.find((c) => c.kind === 'readiness');
+    forgetUnlistedPods(st);
+    if (!readiness) return failures;
+    for (const pod of report.launcherPods) {
+      if (st.abort.signal.aborted) return 'aborted';
+      try {
+        await this.syncPod(st, pod, readiness);
+      } catch (err) {
+        failures.push(err);
+        this.logFailure(st, 'pod', err, pod.name);
+      }
+    }
+    return failures;
   }
 
   private async syncProbeStatus(st: VmiState, report: VmiProbeReport): Promise<void> {
