@@ -5,7 +5,8 @@
 // ./reporter-options.ts.
 //
 // - Level-based and coalescing per VMI: update() only stores the latest desired report; at most one
-//   sync per VMI runs at a time and a sync always writes the latest desired state.
+//   sync per VMI runs at a time and a sync always writes the latest desired state. Its pod gate has
+//   a lane of its own: an update during a running sync goes to the gate at once (expressGates).
 // - Writes only what differs from what is stored (as last returned/listed by the API): a steady state
 //   makes zero writes. Per transition: ≤ 1 status patch + 1 pod patch per launcher pod + 1 Event.
 // - Retries with exponential backoff + jitter on 409 (after a re-read) / 429 (Retry-After is a floor)
