@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
 import { VERSION } from '../version.js';
+import { unwatchAbort, watchAbort } from './abort-watch.js';
 import {
   Cancel,
   type ExchangeError,
@@ -137,7 +138,7 @@ export async function probeHttp(
     cancel.cancel();
   }, options.timeoutMs);
   const onCallerAbort = (): void => cancel.cancel();
-  signal?.addEventListener('abort', onCallerAbort, { once: true });
+  if (signal) watchAbort(signal, onCallerAbort);
 
   let url: URL | undefined;
   let headersReceived = false;
@@ -234,6 +235,6 @@ export async function probeHttp(
     return attempt.finish('failure', REASON.ProbeFailed, `Get "${at.href}": ${text}`);
   } finally {
     clearLongTimeout(timer);
-    signal?.removeEventListener('abort', onCallerAbort);
+    if (signal) unwatchAbort(signal, onCallerAbort);
   }
 }

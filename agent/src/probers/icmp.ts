@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
+import { unwatchAbort, watchAbort } from './abort-watch.js';
 import { AttemptTimer, boundMessage } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
@@ -148,7 +149,7 @@ export function probeIcmp(
       if (done) return;
       done = true;
       clearLongTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      if (signal) unwatchAbort(signal, onAbort);
       // Drop our request from the session if it is still pending (timeout or abort).
       if (id !== undefined && session.reqs[id]?.callback === onReply) session.reqRemove(id);
       resolve(outcome);
@@ -185,7 +186,7 @@ export function probeIcmp(
         ),
       );
     }, options.timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) watchAbort(signal, onAbort);
     try {
       // net-ping copies the session timeout into the request synchronously; its id is nextId after.
       session.timeout = options.timeoutMs + CLEANUP_SLACK_MS;

@@ -6,6 +6,7 @@
 import { connect, isIPv6 } from 'node:net';
 import { REASON } from '@vmprobe/shared';
 import { clearLongTimeout, setLongTimeout } from '../clock.js';
+import { unwatchAbort, watchAbort } from './abort-watch.js';
 import { AttemptTimer, agentFaultText, boundMessage, dialErrorText, hostPort } from './outcome.js';
 import { type TcpHandle, type TcpHandles, tcpHandles, uvError } from './tcp-handle.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
@@ -72,7 +73,7 @@ function probeWithHandle(
     const finish = (outcome: ProbeOutcome): void => {
       done = true;
       clearLongTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      if (signal) unwatchAbort(signal, onAbort);
       resolve(outcome);
     };
     const fail = (status: number): void => {
@@ -117,7 +118,7 @@ function probeWithHandle(
       fail(err);
       return;
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) watchAbort(signal, onAbort);
   });
 }
 
@@ -137,7 +138,7 @@ function probeWithSocket(
       if (done) return;
       done = true;
       clearLongTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      if (signal) unwatchAbort(signal, onAbort);
       socket.removeListener('connect', onConnect);
       resolve(outcome);
     };
@@ -166,6 +167,6 @@ function probeWithSocket(
           : attempt.finish('failure', REASON.ProbeFailed, dialErrorText(err, target.host, target.port)),
       );
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) watchAbort(signal, onAbort);
   });
 }

@@ -153,55 +153,70 @@ export class ProbeWorker {
     this.timer = undefined;
   }
 
+  // The attempt hot path (2,000 attempts/s at 1,000 VMIs): no async function, no .finally chain
+  // and no closure per attempt — the attempt's promise gets the two handlers bound once below, and
+  // the attempt's due/start times live in fields (at most one attempt is in flight).
+  private readonly onOutcome = (outcome: ProbeOutcome): void => this.complete(outcome);
+  private readonly onThrow = (err: unknown): void =>
+    this.complete({
+      result: 'unknown',
+      reason: REASON.ProbeError,
+      message: `probe attempt threw: ${err instanceof Error ? err.message : String(err)}`,
+      timings: { startedAt: this.attemptStartedAt, durationMs: this.clock.now() - this.attemptStartedAt },
+    });
+  private attemptDueAt = 0;
+  private attemptStartedAt = 0;
+
   private fire(): void {
     this.timer = undefined;
     if (this.stopped) return;
-    const dueAt = this.dueAt ?? this.clock.now();
-    const run: Promise<void> = this.runAttempt(dueAt).finally(() => {
-      if (this.running === run) this.running = undefined;
-    });
-    this.running = run;
-  }
-
-  private async runAttempt(dueAt: number): Promise<void> {
     const startedAt = this.clock.now();
+    this.attemptDueAt = this.dueAt ?? startedAt;
+    this.attemptStartedAt = startedAt;
+    this.attempts++;
     // fire() runs only between start() and stop(), so the controller exists.
     const signal = (this.controller as AbortController).signal;
-    this.attempts++;
-    let outcome: ProbeOutcome;
+    let pending: Promise<ProbeOutcome>;
     try {
-      outcome = judgeStall(await this.opts.attempt(signal), this.opts.timeoutMs);
+      pending = this.opts.attempt(signal);
     } catch (err) {
-      outcome = {
-        result: 'unknown',
-        reason: REASON.ProbeError,
-        message: `probe attempt threw: ${err instanceof Error ? err.message : String(err)}`,
-        timings: { startedAt, durationMs: this.clock.now() - startedAt },
-      };
+      pending = Promise.reject(err);
     }
+    // `running` is the promise that settles once complete() has run (settled() waits for it).
+    this.running = pending.then(this.onOutcome, this.onThrow);
+  }
+
+  /** The end of one attempt: threshold, callbacks, next schedule. Runs once per fire(). */
+  private complete(raw: ProbeOutcome): void {
+    this.running = undefined;
     if (this.stopped) return;
+    const outcome = judgeStall(raw, this.opts.timeoutMs);
     const prev = this.threshold.state;
     const { next, changed } = applyResult(this.threshold, outcome.result, this.opts);
     this.threshold = next;
-    const info: ProbeAttemptInfo = {
-      state: { ...next },
-      dueAt,
-      startedAt,
-      lagMs: startedAt - dueAt,
-      attempt: this.attempts,
-    };
-    this.safe(() => this.opts.onResult?.(outcome, info), undefined);
-    if (changed && !this.stopped)
-      this.safe(() => this.opts.onTransition?.(prev, next.state, outcome), undefined);
-    if (!this.stopped) this.schedule(this.clock.now() + this.opts.periodMs);
-  }
-
-  private safe<T>(fn: () => T, fallback: T): T {
-    try {
-      return fn();
-    } catch (err) {
-      this.opts.onError?.(err);
-      return fallback;
+    const startedAt = this.attemptStartedAt;
+    const dueAt = this.attemptDueAt;
+    if (this.opts.onResult) {
+      const info: ProbeAttemptInfo = {
+        state: { ...next },
+        dueAt,
+        startedAt,
+        lagMs: startedAt - dueAt,
+        attempt: this.attempts,
+      };
+      try {
+        this.opts.onResult(outcome, info);
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
     }
+    if (changed && !this.stopped && this.opts.onTransition) {
+      try {
+        this.opts.onTransition(prev, next.state, outcome);
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+    }
+    if (!this.stopped) this.schedule(this.clock.now() + this.opts.periodMs);
   }
 }
