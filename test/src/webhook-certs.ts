@@ -3,8 +3,8 @@
  * caBundle holds, what cert-manager's CA Issuer signs with) and serving certificates for a Service's
  * DNS name, issued by that CA. RSA keys from node:crypto, X.509 from node-forge (as emulator/tls.ts).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
+import { rsaKeys, serial } from './emulator/tls.js';
 
 export interface TestCa {
   pem: string;
@@ -17,27 +17,8 @@ export interface ServingPair {
   keyPem: string;
 }
 
-function rsa(): { priv: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicKey; pem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  return {
-    priv: forge.pki.privateKeyFromPem(privateKey),
-    pub: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
-    pem: privateKey,
-  };
-}
-
-function serial(): string {
-  const b = randomBytes(16);
-  b[0] = (b[0] as number) & 0x7f;
-  return b.toString('hex');
-}
-
 export function makeCa(commonName = 'vmprobe-webhook-ca'): TestCa {
-  const k = rsa();
+  const k = rsaKeys();
   const cert = forge.pki.createCertificate();
   cert.publicKey = k.pub;
   cert.serialNumber = serial();
@@ -57,7 +38,7 @@ export function makeCa(commonName = 'vmprobe-webhook-ca'): TestCa {
 
 /** A serving certificate for `dnsNames`, signed by `ca`, valid for `days` (default 90). */
 export function issueServing(ca: TestCa, dnsNames: string[], days = 90): ServingPair {
-  const k = rsa();
+  const k = rsaKeys();
   const cert = forge.pki.createCertificate();
   cert.publicKey = k.pub;
   cert.serialNumber = serial();

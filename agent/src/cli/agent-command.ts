@@ -9,11 +9,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Agent, type AgentOptions, type LivenessAction } from '../agent.js';
 import { parseListenAddress } from '../http/index.js';
-import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLivenessHandler, DEFAULT_KILL_BUDGET } from '../liveness/index.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import { CidrAllowList, DEFAULT_PODS_ROOT, podsRootProblem } from '../targets/index.js';
 import { VERSION } from '../version.js';
+import { loadCliKubeConfig } from './kubeconfig.js';
 
 export const DEFAULT_LISTEN = '0.0.0.0:9470';
 /** Time given to pending writes after SIGTERM; below the DaemonSet's terminationGracePeriodSeconds. */
@@ -141,19 +141,7 @@ export function registerAgentCommand(program: Command): void {
       } catch (err) {
         usage(err instanceof Error ? err.message : String(err));
       }
-      let kubeConfig: ReturnType<typeof loadKubeConfig>;
-      try {
-        kubeConfig = loadKubeConfig({
-          ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
-          inClusterEnv: {
-            ...(process.env.KUBERNETES_SERVICE_HOST ? { host: process.env.KUBERNETES_SERVICE_HOST } : {}),
-            ...(process.env.KUBERNETES_SERVICE_PORT ? { port: process.env.KUBERNETES_SERVICE_PORT } : {}),
-          },
-        });
-      } catch (err) {
-        if (err instanceof KubeConfigError) usage(err.message);
-        throw err;
-      }
+      const kubeConfig = loadCliKubeConfig(flags.kubeconfig, usage);
       const logger = createLogger({
         level: flags.logLevel,
         format: flags.logFormat,

@@ -6,7 +6,6 @@
 // does not load exit 2; a port that cannot be bound exits 1.
 import { type Command, Option } from 'commander';
 import { parseListenAddress } from '../http/index.js';
-import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createVmiReader } from '../kube/vmi-reader.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import { VERSION } from '../version.js';
@@ -18,6 +17,7 @@ import {
   WebhookMetrics,
   WebhookServer,
 } from '../webhook/index.js';
+import { loadCliKubeConfig } from './kubeconfig.js';
 
 interface WebhookFlags {
   tlsCertFile?: string;
@@ -64,19 +64,7 @@ export function registerWebhookCommand(program: Command): void {
             : String((err as Error).message ?? err),
         );
       }
-      let kubeConfig: ReturnType<typeof loadKubeConfig>;
-      try {
-        kubeConfig = loadKubeConfig({
-          ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),
-          inClusterEnv: {
-            ...(process.env.KUBERNETES_SERVICE_HOST ? { host: process.env.KUBERNETES_SERVICE_HOST } : {}),
-            ...(process.env.KUBERNETES_SERVICE_PORT ? { port: process.env.KUBERNETES_SERVICE_PORT } : {}),
-          },
-        });
-      } catch (err) {
-        if (err instanceof KubeConfigError) usage(err.message);
-        throw err;
-      }
+      const kubeConfig = loadCliKubeConfig(flags.kubeconfig, usage);
       const logger = createLogger({
         level: flags.logLevel,
         format: flags.logFormat,

@@ -1,6 +1,6 @@
 // `--listen ADDR:PORT` parsing: `0.0.0.0:9470`, `127.0.0.1:0` (any free port), `[::1]:9470`,
 // `:9470` (every interface).
-import { isIP } from 'node:net';
+import { isIP, type Server } from 'node:net';
 
 export interface ListenAddress {
   /** IP literal to bind, or undefined for every interface. */
@@ -35,4 +35,18 @@ export function parseListenAddress(input: string): ListenAddress {
 /** host:port for URLs and logs (brackets around IPv6). */
 export function formatHostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Listens on `addr` and resolves once bound; rejects with the bind error (EADDRINUSE…) and leaves no
+ * listener of its own behind either way (the caller adds its long-lived 'error' handler after).
+ */
+export function listenOn(server: Server, addr: ListenAddress): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: addr.host, port: addr.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

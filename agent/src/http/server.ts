@@ -12,7 +12,7 @@ import { type Logger, silentLogger } from '../log.js';
 import type { ProbeSnapshot } from '../snapshot.js';
 import type { EndpointGuard } from './endpoint-auth.js';
 import { EventLoopWatch, type EventLoopWatchOptions } from './event-loop-watch.js';
-import { formatHostPort, parseListenAddress } from './listen-address.js';
+import { formatHostPort, listenOn, parseListenAddress } from './listen-address.js';
 
 export interface CheckResult {
   ok: boolean;
@@ -69,13 +69,7 @@ export class AgentHttpServer {
     server.keepAliveTimeout = 5_000;
     this.server = server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host, port }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(server, { host, port });
     } catch (err) {
       this.server = undefined;
       throw err;

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { formatHostPort, parseListenAddress } from '../http/listen-address.js';
+import { formatHostPort, listenOn, parseListenAddress } from '../http/listen-address.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { AdmissionHandler } from './handler.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -57,13 +57,7 @@ export class WebhookServer {
     server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'));
     this.server = server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host, port }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(server, { host, port });
     } catch (err) {
       this.server = undefined;
       throw err;

@@ -20,7 +20,8 @@ interface Ca {
 
 let sharedCa: Ca | undefined;
 
-function rsaKeys(): { priv: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicKey; pem: string } {
+/** A fresh RSA key pair as node-forge objects plus the private key PEM (also used by webhook-certs.ts). */
+export function rsaKeys(): { priv: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicKey; pem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
@@ -33,7 +34,8 @@ function rsaKeys(): { priv: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicK
   };
 }
 
-function serial(): string {
+/** A random positive 128-bit X.509 serial number, hex. */
+export function serial(): string {
   const b = randomBytes(16);
   b[0] = (b[0] as number) & 0x7f;
   return b.toString('hex');
