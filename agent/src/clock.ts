@@ -17,6 +17,10 @@ export interface Clock {
   /** Runs fn once after ms; the caller owns the handle and must clear it. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /** Optional: re-arms a timer of this clock that has FIRED (not cleared) with its original delay,
+   *  counted from now, and returns true; false when it cannot (the caller then sets a new one).
+   *  Lets a periodic owner keep one timer object for its whole life instead of one per period. */
+  refresh?(handle: TimerHandle): boolean;
 }
 
 /** The longest delay one Node timer honours (longer ones fire after 1 ms). */
@@ -72,4 +76,10 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setLongTimeout(fn, ms) as unknown as TimerHandle,
   clearTimeout: (handle) => clearLongTimeout(handle as unknown as LongTimeout),
+  refresh: (handle) => {
+    const t = handle as unknown as LongTimeout;
+    if (t instanceof ChainedTimeout) return false;
+    t.refresh();
+    return true;
+  },
 };

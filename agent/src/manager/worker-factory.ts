@@ -1,9 +1,9 @@
 // Adapter from the manager's WorkerFactory to the probe engine's ProbeWorker + runProbe.
 
 import type { Logger } from '../log.js';
-import { runProbe } from '../probers/index.js';
+import { runProbeThen } from '../probers/index.js';
 import type { Prober } from '../probers/types.js';
-import { ProbeWorker } from '../worker/index.js';
+import { type AttemptDone, ProbeWorker } from '../worker/index.js';
 import type { WorkerFactory } from './types.js';
 
 export interface ProbeWorkerFactoryOptions {
@@ -11,17 +11,23 @@ export interface ProbeWorkerFactoryOptions {
   /** Spread first attempts over one period (default true; tests turn it off). */
   jitter?: boolean;
   random?: () => number;
-  /** The prober (default runProbe; tests script outcomes through the real ProbeWorker with it). */
+  /** The prober (default: runProbeThen, the callback form of runProbe; tests script outcomes
+   *  through the real ProbeWorker with a promise-returning one). */
   prober?: Prober;
 }
 
 export function probeWorkerFactory(opts: ProbeWorkerFactoryOptions): WorkerFactory {
   return (req) => {
     const timeoutMs = req.probe.timeoutSeconds * 1000;
-    const prober = opts.prober ?? runProbe;
+    // Built once per worker: the same target and options object for every attempt.
+    const options = { timeoutMs };
+    const { target } = req;
+    const prober = opts.prober;
     return new ProbeWorker({
       kind: req.probe.kind,
-      attempt: (signal) => prober(req.target, { timeoutMs }, signal),
+      ...(prober
+        ? { attempt: (signal: AbortSignal) => prober(target, options, signal) }
+        : { run: (signal: AbortSignal, done: AttemptDone) => runProbeThen(target, options, signal, done) }),
       periodMs: req.probe.periodSeconds * 1000,
       timeoutMs,
       successThreshold: req.probe.successThreshold,

@@ -19,6 +19,19 @@ function malformedStatusLine(line: string): HttpParseError {
 
 type Phase = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'eof' | 'done';
 
+/** The body when none was kept (shared: a Buffer of length 0 holds nothing to change). */
+const NO_BODY = Buffer.alloc(0);
+
+/** The header names the parser reads, by length (a probe needs no other header). */
+const LOCATION = 'location';
+const TRANSFER_ENCODING = 'transfer-encoding';
+const CONTENT_LENGTH = 'content-length';
+
+/** A char code String.prototype.trim could remove around a header name (latin1 text): ASCII
+ *  whitespace and control-range codes are checked loosely, NBSP exactly; a name that starts or
+ *  ends with one takes the exact (slow) path. */
+const mayTrim = (c: number): boolean => c <= 32 || c === 0xa0;
+
 export class ResponseParser {
   status = 0;
   location: string | undefined;
@@ -29,8 +42,12 @@ export class ResponseParser {
   private statusLineChecked = false;
   private remaining = 0;
   private line = '';
-  private readonly chunks: Buffer[] = [];
+  private chunks: Buffer[] | undefined;
   private size = 0;
+  /** A head that came in pieces, joined (feedHead → feed, then cleared). */
+  private joined: Buffer | undefined;
+  /** keepBody(status) of the final response, decided once its head is in. */
+  private keep = false;
 
   /** keepBody(status) says whether the body's bytes are wanted (they are read either way). */
   constructor(
@@ -39,32 +56,43 @@ export class ResponseParser {
   ) {}
 
   get body(): Buffer {
-    return Buffer.concat(this.chunks, Math.min(this.size, this.bodyCap));
+    const chunks = this.chunks;
+    if (chunks === undefined) return NO_BODY;
+    return Buffer.concat(chunks, Math.min(this.size, this.bodyCap));
   }
 
-  /** Feeds bytes; true when the response is complete or the body cap reached. */
+  /** Feeds bytes; true when the response is complete or the body cap reached. The parser works on
+   *  offsets into `data` (no sub-buffer per step) and keeps a slice only of body bytes it wants. */
   feed(data: Buffer): boolean {
     let buf = data;
-    while (buf.length > 0 && this.phase !== 'done') {
+    let pos = 0;
+    while (pos < buf.length && this.phase !== 'done') {
       switch (this.phase) {
-        case 'head':
-          buf = this.feedHead(buf);
+        case 'head': {
+          const at = this.feedHead(buf, pos);
+          if (at < 0) return false;
+          if (this.joined !== undefined) {
+            buf = this.joined; // the head came in pieces: the bytes after it are in the joined copy
+            this.joined = undefined;
+          }
+          pos = at;
           break;
+        }
         case 'length': {
-          const n = Math.min(buf.length, this.remaining);
-          this.addBody(buf.subarray(0, n));
+          const n = Math.min(buf.length - pos, this.remaining);
+          this.addBody(buf, pos, n);
           this.remaining -= n;
-          buf = buf.subarray(n);
+          pos += n;
           if (this.remaining === 0) this.phase = 'done';
           break;
         }
         case 'chunk-size':
         case 'chunk-crlf': {
-          const nl = buf.indexOf(10);
-          this.line += buf.toString('latin1', 0, nl < 0 ? buf.length : nl);
+          const nl = buf.indexOf(10, pos);
+          this.line += buf.toString('latin1', pos, nl < 0 ? buf.length : nl);
           if (this.line.length > 4096) throw new HttpParseError('malformed chunked encoding');
           if (nl < 0) return false;
-          buf = buf.subarray(nl + 1);
+          pos = nl + 1;
           const line = this.line.trim();
           this.line = '';
           if (this.phase === 'chunk-crlf') {
@@ -81,16 +109,16 @@ export class ResponseParser {
           break;
         }
         case 'chunk-data': {
-          const n = Math.min(buf.length, this.remaining);
-          this.addBody(buf.subarray(0, n));
+          const n = Math.min(buf.length - pos, this.remaining);
+          this.addBody(buf, pos, n);
           this.remaining -= n;
-          buf = buf.subarray(n);
+          pos += n;
           if (this.remaining === 0) this.phase = 'chunk-crlf';
           break;
         }
         case 'eof':
-          this.addBody(buf);
-          buf = buf.subarray(buf.length);
+          this.addBody(buf, pos, buf.length - pos);
+          pos = buf.length;
           break;
       }
       if (this.size >= this.bodyCap) this.phase = 'done';
@@ -104,53 +132,77 @@ export class ResponseParser {
     return this.phase === 'done';
   }
 
-  private addBody(b: Buffer): void {
-    if (b.length === 0) return;
-    if (this.keepBody(this.status) && this.size < this.bodyCap) this.chunks.push(b);
-    this.size += b.length;
+  private addBody(buf: Buffer, pos: number, n: number): void {
+    if (n === 0) return;
+    if (this.keep && this.size < this.bodyCap) {
+      this.chunks ??= [];
+      this.chunks.push(buf.subarray(pos, pos + n));
+    }
+    this.size += n;
   }
 
-  private feedHead(buf: Buffer): Buffer {
-    const all = this.head ? Buffer.concat([this.head, buf]) : buf;
-    const end = all.indexOf('\r\n\r\n');
+  /** Reads head bytes from `buf` at `pos`; once the head is complete, the offset of the bytes after
+   *  it (in `buf`, or in `joined` when the head came in pieces); -1 while it is not complete. */
+  private feedHead(buf: Buffer, pos: number): number {
+    const all = this.head ? Buffer.concat([this.head, buf.subarray(pos)]) : buf;
+    const from = this.head ? 0 : pos;
+    const end = all.indexOf('\r\n\r\n', from);
     if (end < 0 && !this.statusLineChecked) {
-      const nl = all.indexOf(10);
+      const nl = all.indexOf(10, from);
       if (nl >= 0) {
-        const line = all.toString('latin1', 0, nl > 0 && all[nl - 1] === 13 ? nl - 1 : nl);
+        const line = all.toString('latin1', from, nl > from && all[nl - 1] === 13 ? nl - 1 : nl);
         if (!STATUS_LINE.test(line)) throw malformedStatusLine(line);
         this.statusLineChecked = true;
       }
     }
     if (end < 0) {
-      if (all.length > MAX_HEAD_BYTES)
+      if (all.length - from > MAX_HEAD_BYTES)
         throw new HttpParseError(`server response headers exceeded ${MAX_HEAD_BYTES} bytes; aborted`);
-      this.head = Buffer.from(all);
-      return buf.subarray(buf.length);
+      this.head = Buffer.from(all.subarray(from));
+      return -1;
     }
+    if (all !== buf) this.joined = all;
     this.head = undefined;
     this.statusLineChecked = false;
-    this.parseHead(all.toString('latin1', 0, end));
-    return all.subarray(end + 4);
+    this.parseHead(all.toString('latin1', from, end));
+    return end + 4;
   }
 
+  /** The head's text (status line and header lines, CRLF-separated, no final blank line). Every
+   *  line is checked (a colon after a non-empty name), but only Location, Transfer-Encoding and
+   *  Content-Length are read: other names are not sliced, trimmed or lower-cased. */
   private parseHead(text: string): void {
-    const lines = text.split('\r\n');
-    const statusLine = lines[0] ?? '';
+    let eol = text.indexOf('\r\n');
+    const statusLine = eol < 0 ? text : text.slice(0, eol);
     const m = STATUS_LINE.exec(statusLine);
     if (!m) throw malformedStatusLine(statusLine);
     const status = Number(m[1]);
     let location: string | undefined;
     let length: number | undefined;
     let chunked = false;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] ?? '';
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw new HttpParseError(`malformed MIME header line: ${line.slice(0, 64)}`);
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (name === 'location') location ??= value;
-      else if (name === 'transfer-encoding') chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-      else if (name === 'content-length') {
+    while (eol >= 0) {
+      const start = eol + 2;
+      eol = text.indexOf('\r\n', start);
+      const stop = eol < 0 ? text.length : eol;
+      const colon = text.indexOf(':', start);
+      if (colon < 0 || colon >= stop || colon === start)
+        throw new HttpParseError(`malformed MIME header line: ${text.slice(start, stop).slice(0, 64)}`);
+      const len = colon - start;
+      let name: string;
+      if (mayTrim(text.charCodeAt(start)) || mayTrim(text.charCodeAt(colon - 1))) {
+        name = text.slice(start, colon).trim().toLowerCase(); // the exact rule, for odd names
+      } else if (
+        len === LOCATION.length ||
+        len === TRANSFER_ENCODING.length ||
+        len === CONTENT_LENGTH.length
+      ) {
+        name = text.slice(start, colon).toLowerCase();
+      } else continue;
+      if (name === LOCATION) location ??= text.slice(colon + 1, stop).trim();
+      else if (name === TRANSFER_ENCODING)
+        chunked = /(?:^|,)\s*chunked\s*$/i.test(text.slice(colon + 1, stop).trim());
+      else if (name === CONTENT_LENGTH) {
+        const value = text.slice(colon + 1, stop).trim();
         if (!/^\d+$/.test(value) || (length !== undefined && length !== Number(value)))
           throw new HttpParseError(`bad Content-Length ${JSON.stringify(value.slice(0, 32))}`);
         length = Number(value);
@@ -160,6 +212,7 @@ export class ResponseParser {
     this.status = status;
     this.location = location;
     this.headersReceived = true;
+    this.keep = this.keepBody(status);
     if (status === 204 || status === 304) this.phase = 'done';
     else if (chunked) this.phase = 'chunk-size';
     else if (length !== undefined) {

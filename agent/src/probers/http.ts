@@ -8,16 +8,18 @@
 // over net/tls (http-exchange.ts, http-response.ts), not node:http: see ARCHITECTURE.md.
 import { isIP } from 'node:net';
 import { REASON } from '@vmprobe/shared';
-import { clearLongTimeout, setLongTimeout } from '../clock.js';
+import { clearLongTimeout, type LongTimeout, setLongTimeout } from '../clock.js';
 import { VERSION } from '../version.js';
 import { unwatchAbort, watchAbort } from './abort-watch.js';
 import {
   Cancel,
+  type ExchangeDone,
   type ExchangeError,
   type ExchangeRequest,
   type ExchangeTransport,
-  exchange,
+  exchangeThen,
 } from './http-exchange.js';
+import type { ResponseParser } from './http-response.js';
 import { AttemptTimer, agentFaultText, dialErrorText, hostPort, isDialErrorCode } from './outcome.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
@@ -122,119 +124,221 @@ function bodyText(body: Buffer): string {
 }
 
 /** One httpGet probe: see the file comment for the rules. `transport` is forced only by tests and benchmarks. */
-export async function probeHttp(
+export function probeHttp(
   target: HttpTarget,
   options: ProbeOptions,
   signal?: AbortSignal,
   transport: ExchangeTransport = 'handle',
 ): Promise<ProbeOutcome> {
-  const attempt = new AttemptTimer();
-  if (signal?.aborted) return attempt.aborted();
-  // One Cancel and one timer per attempt; the caller's signal (if any) cancels through it too.
-  const cancel = new Cancel();
-  let timedOut = false;
-  const timer = setLongTimeout(() => {
-    timedOut = true;
-    cancel.cancel();
-  }, options.timeoutMs);
-  const onCallerAbort = (): void => cancel.cancel();
-  if (signal) watchAbort(signal, onCallerAbort);
+  return new Promise<ProbeOutcome>((resolve) => probeHttpThen(target, options, signal, resolve, transport));
+}
 
-  let url: URL | undefined;
-  let headersReceived = false;
+/** probeHttp in callback form (the worker's hot path: no promise, no async function): `done` gets
+ *  the outcome exactly once, possibly synchronously (an aborted signal, a request that cannot be built). */
+export function probeHttpThen(
+  target: HttpTarget,
+  options: ProbeOptions,
+  signal: AbortSignal | undefined,
+  done: (outcome: ProbeOutcome) => void,
+  transport: ExchangeTransport = 'handle',
+): void {
+  const attempt = new AttemptTimer();
+  if (signal?.aborted) {
+    done(attempt.aborted());
+    return;
+  }
+  let first: { url: URL; req: ExchangeRequest };
   try {
-    let req: ExchangeRequest;
+    first = firstRequest(target);
+  } catch (err) {
+    // Invalid header values and the like: a bad request is a failure of this attempt.
+    done(
+      attempt.finish(
+        'failure',
+        REASON.ProbeFailed,
+        `Get "${targetUrl(target).href}": ${(err as Error).message}`,
+      ),
+    );
+    return;
+  }
+  new HttpAttempt(target, signal, done, transport, attempt, first.url).run(first.req, options.timeoutMs);
+}
+
+/**
+ * One attempt: its state in fields, its steps as methods (one object per attempt instead of an
+ * async function's closures and promises). It is also the attempt's Cancel: the timeout and the
+ * caller's abort cancel the exchange in flight through it. Ends exactly once, in `finish`.
+ */
+class HttpAttempt extends Cancel {
+  /** The URL of the request in flight (changes with each followed redirect). */
+  private url: URL;
+  private readonly probedHost: string;
+  private hostOverride: string | undefined;
+  private requests = 1;
+  private headersReceived = false;
+  private timedOut = false;
+  private timer: LongTimeout | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly target: HttpTarget,
+    private readonly signal: AbortSignal | undefined,
+    private readonly done: (outcome: ProbeOutcome) => void,
+    private readonly transport: ExchangeTransport,
+    private readonly attempt: AttemptTimer,
+    url: URL,
+  ) {
+    super();
+    this.url = url;
+    this.probedHost = url.hostname;
+    this.hostOverride = userHost(target.headers);
+  }
+
+  /** ONE timer covers connect, headers, body and every redirect. */
+  run(req: ExchangeRequest, timeoutMs: number): void {
+    this.timer = setLongTimeout(this.onTimeout, timeoutMs);
+    if (this.signal) watchAbort(this.signal, this.onAbort);
+    this.send(req);
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timedOut = true;
+    this.cancel();
+  };
+
+  private readonly onAbort = (): void => this.cancel();
+
+  private send(req: ExchangeRequest): void {
+    this.headersReceived = false;
     try {
-      ({ url, req } = firstRequest(target));
+      exchangeThen(req, MAX_BODY_BYTES, keep3xxBody, this, this.transport, this.onExchange);
     } catch (err) {
-      // Invalid header values and the like: a bad request is a failure of this attempt.
-      url ??= targetUrl(target);
-      return attempt.finish('failure', REASON.ProbeFailed, `Get "${url.href}": ${(err as Error).message}`);
+      // Not expected (connect errors come back as values), but an attempt must end with an outcome.
+      this.failed(err as ExchangeError);
     }
-    const probedHost = url.hostname;
-    let hostOverride = userHost(target.headers);
-    for (let requests = 1; ; requests++) {
-      headersReceived = false;
-      const res = await exchange(req, MAX_BODY_BYTES, keep3xxBody, cancel, transport);
-      headersReceived = true;
-      if (REDIRECT_STATUSES.has(res.status) && res.location !== undefined) {
-        let next: URL;
-        try {
-          next = new URL(res.location, url);
-        } catch {
-          return attempt.finish(
+  }
+
+  private readonly onExchange: ExchangeDone = (err, res) => {
+    if (err) this.failed(err);
+    else {
+      this.headersReceived = true;
+      this.answered(res);
+    }
+  };
+
+  private answered(res: ResponseParser): void {
+    const { attempt, target } = this;
+    const url = this.url;
+    if (REDIRECT_STATUSES.has(res.status) && res.location !== undefined) {
+      let next: URL;
+      try {
+        next = new URL(res.location, url);
+      } catch {
+        this.finish(
+          attempt.finish(
             'failure',
             REASON.ProbeFailed,
             `Get "${url.href}": failed to parse Location header ${JSON.stringify(res.location)}`,
-          );
-        }
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          return attempt.finish(
+          ),
+        );
+        return;
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        this.finish(
+          attempt.finish(
             'failure',
             REASON.ProbeFailed,
             `Get "${next.href}": unsupported protocol scheme "${next.protocol.slice(0, -1)}"`,
-          );
-        }
-        if (next.hostname === probedHost) {
-          if (requests >= MAX_HTTP_REQUESTS) {
-            return attempt.finish(
+          ),
+        );
+        return;
+      }
+      if (next.hostname === this.probedHost) {
+        if (this.requests >= MAX_HTTP_REQUESTS) {
+          this.finish(
+            attempt.finish(
               'failure',
               REASON.ProbeFailed,
               `Get "${next.href}": stopped after ${MAX_HTTP_REQUESTS} redirects`,
-            );
-          }
-          // As Go's client: a user Host override survives only a relative redirect.
-          const headers = isAbsoluteLocation(res.location)
-            ? target.headers.filter((h) => h.name.toLowerCase() !== 'host')
-            : target.headers;
-          if (headers !== target.headers) hostOverride = undefined;
-          url = next;
-          req = exchangeRequest(url, requestHead(url, headers), hostOverride);
-          continue;
+            ),
+          );
+          return;
         }
-        // Off-host: never followed (the agent runs on the host network); the 3xx is the answer.
+        // As Go's client: a user Host override survives only a relative redirect.
+        const headers = isAbsoluteLocation(res.location)
+          ? target.headers.filter((h) => h.name.toLowerCase() !== 'host')
+          : target.headers;
+        if (headers !== target.headers) this.hostOverride = undefined;
+        this.url = next;
+        this.requests++;
+        let req: ExchangeRequest;
+        try {
+          req = exchangeRequest(next, requestHead(next, headers), this.hostOverride);
+        } catch (err) {
+          this.failed(err as ExchangeError);
+          return;
+        }
+        this.send(req);
+        return;
       }
-      if (res.status >= 200 && res.status < 300) {
-        return attempt.finishBounded('success', REASON.ProbeSucceeded, successMessage(res.status));
-      }
-      if (res.status >= 300 && res.status < 400) {
-        return attempt.finish(
+      // Off-host: never followed (the agent runs on the host network); the 3xx is the answer.
+    }
+    if (res.status >= 200 && res.status < 300) {
+      this.finish(attempt.finishBounded('success', REASON.ProbeSucceeded, successMessage(res.status)));
+    } else if (res.status >= 300 && res.status < 400) {
+      this.finish(
+        attempt.finish(
           'warning',
           REASON.ProbeWarning,
           `Probe terminated redirects, Response body: ${bodyText(res.body)}`,
-        );
-      }
-      return attempt.finish(
-        'failure',
-        REASON.ProbeFailed,
-        `HTTP probe failed with statuscode: ${res.status}`,
+        ),
+      );
+    } else {
+      this.finish(
+        attempt.finish('failure', REASON.ProbeFailed, `HTTP probe failed with statuscode: ${res.status}`),
       );
     }
-  } catch (err) {
-    const at = url ?? targetUrl(target);
-    const e = err as ExchangeError;
-    if (timedOut) {
+  }
+
+  private failed(e: ExchangeError): void {
+    const { attempt } = this;
+    const at = this.url;
+    if (this.timedOut) {
       const where =
-        e.phase === 'response' || headersReceived
+        e.phase === 'response' || this.headersReceived
           ? 'Client.Timeout or context cancellation while reading body'
           : 'Client.Timeout exceeded while awaiting headers';
-      return attempt.finish(
-        'failure',
-        REASON.ProbeTimeout,
-        `Get "${at.href}": context deadline exceeded (${where})`,
+      this.finish(
+        attempt.finish(
+          'failure',
+          REASON.ProbeTimeout,
+          `Get "${at.href}": context deadline exceeded (${where})`,
+        ),
       );
+      return;
     }
-    if (signal?.aborted) return attempt.aborted();
+    if (this.signal?.aborted) {
+      this.finish(attempt.aborted());
+      return;
+    }
     const fault = agentFaultText(e, `Get "${at.href}"`);
-    if (fault) return attempt.finish('unknown', REASON.ProbeError, fault);
+    if (fault) {
+      this.finish(attempt.finish('unknown', REASON.ProbeError, fault));
+      return;
+    }
     const port = Number(at.port || (at.protocol === 'https:' ? 443 : 80));
     const text =
       e.phase === 'dial' && isDialErrorCode(e.code)
         ? dialErrorText(e, at.hostname.replace(/^\[|\]$/g, ''), port)
         : e.message;
-    return attempt.finish('failure', REASON.ProbeFailed, `Get "${at.href}": ${text}`);
-  } finally {
-    clearLongTimeout(timer);
-    if (signal) unwatchAbort(signal, onCallerAbort);
+    this.finish(attempt.finish('failure', REASON.ProbeFailed, `Get "${at.href}": ${text}`));
+  }
+
+  private finish(outcome: ProbeOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearLongTimeout(this.timer);
+    if (this.signal) unwatchAbort(this.signal, this.onAbort);
+    this.done(outcome);
   }
 }

@@ -1,7 +1,7 @@
 // Dispatch by target type. Every prober resolves with an outcome and never throws for anything the
 // target does; an aborted attempt resolves `unknown` with reason ProbeAborted.
 import { probeExec, probeGuestPing } from './guest.js';
-import { probeHttp } from './http.js';
+import { probeHttp, probeHttpThen } from './http.js';
 import { probeIcmp } from './icmp.js';
 import { probeTcp } from './tcp.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
@@ -23,6 +23,25 @@ export function runProbe(
     case 'guestAgentPing':
       return probeGuestPing(target, options, signal);
   }
+}
+
+/**
+ * runProbe for the worker's hot path, without a promise where the handler has a callback form:
+ * httpGet calls `done` exactly once (possibly synchronously) and this returns undefined; the other
+ * handlers return their promise (and never call `done`) — the caller chains its own handlers, so
+ * no closure is built here per attempt.
+ */
+export function runProbeThen(
+  target: ProbeTarget,
+  options: ProbeOptions,
+  signal: AbortSignal | undefined,
+  done: (outcome: ProbeOutcome) => void,
+): Promise<ProbeOutcome> | undefined {
+  if (target.type === 'http') {
+    probeHttpThen(target, options, signal, done);
+    return undefined;
+  }
+  return runProbe(target, options, signal);
 }
 
 export { clampTimeoutSeconds, GRACE_MS, probeExec, probeGuestPing } from './guest.js';

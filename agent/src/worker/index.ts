@@ -1,4 +1,5 @@
 export {
+  type AttemptDone,
   judgeStall,
   type ProbeAttemptInfo,
   ProbeWorker,
@@ -7,6 +8,7 @@ export {
 } from './probe-worker.js';
 export {
   applyResult,
+  applyResultInPlace,
   type ProbeState,
   type ThresholdState,
   type Thresholds,

@@ -17,7 +17,7 @@ import type { ProbeKind } from '@vmprobe/shared';
 import { REASON } from '@vmprobe/shared';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import type { ProbeOutcome } from '../probers/types.js';
-import { applyResult, type ProbeState, type ThresholdState, thresholdStart } from './threshold.js';
+import { applyResultInPlace, type ProbeState, type ThresholdState, thresholdStart } from './threshold.js';
 
 /** A timeout that fired this much later than its deadline (or more) was caused by the agent. */
 export const STALL_GRACE_MS = 1000;
@@ -50,11 +50,19 @@ export interface ProbeAttemptInfo {
   attempt: number;
 }
 
+/** The callback form of an attempt's end: called exactly once per attempt, with its outcome. */
+export type AttemptDone = (outcome: ProbeOutcome) => void;
+
 export interface ProbeWorkerOptions {
   kind: ProbeKind;
   /** Runs one attempt (e.g. `(signal) => runProbe(target, {timeoutMs}, signal)`); should never
-   *  reject — a rejection is recorded as an `unknown` outcome with reason ProbeError. */
-  attempt: (signal: AbortSignal) => Promise<ProbeOutcome>;
+   *  reject — a rejection is recorded as an `unknown` outcome with reason ProbeError.
+   *  Give either `attempt` or `run`. */
+  attempt?: (signal: AbortSignal) => Promise<ProbeOutcome>;
+  /** The same without a promise where it can (the agent's hot path): EITHER calls `done` exactly
+   *  once, possibly synchronously, and returns undefined, OR returns the attempt's promise and
+   *  never calls `done`. A throw is recorded as `attempt`'s rejection is. */
+  run?: (signal: AbortSignal, done: AttemptDone) => Promise<ProbeOutcome> | undefined;
   periodMs: number;
   /** The attempt's own timeout (for the stall rule, see judgeStall); optional for tests. */
   timeoutMs?: number;
@@ -70,7 +78,9 @@ export interface ProbeWorkerOptions {
   /** Provisional starting state (the manager's startingState()); the first verdict is reported
    *  even when it equals this (see threshold.ts). */
   initialState: ProbeState;
-  /** Every completed attempt. Callbacks must not throw; if they do, onError gets the error. */
+  /** Every completed attempt. Callbacks must not throw; if they do, onError gets the error.
+   *  `info` (and its `state`) is the worker's own object, valid during the call only: copy what
+   *  you keep (one object per worker, not one per attempt). */
   onResult?: (outcome: ProbeOutcome, info: ProbeAttemptInfo) => void;
   /** When the state changes, and for the first confirmed verdict (prev === next then). */
   onTransition?: (prev: ProbeState, next: ProbeState, outcome: ProbeOutcome) => void;
@@ -80,22 +90,34 @@ export interface ProbeWorkerOptions {
 export class ProbeWorker {
   readonly kind: ProbeKind;
   private readonly clock: Clock;
-  private threshold: ThresholdState;
+  private readonly threshold: ThresholdState;
+  /** The armed timer (undefined while an attempt runs and after stop()). */
   private timer: TimerHandle | undefined;
+  /** The last timer that fired with a delay of exactly one period: re-armed (Clock.refresh) for the
+   *  next period instead of a new timer object per attempt. Cleared timers are never kept here. */
+  private periodTimer: TimerHandle | undefined;
+  /** The delay the armed timer was set with. */
+  private timerDelay = 0;
   private dueAt: number | undefined;
   private controller: AbortController | undefined;
-  private running: Promise<void> | undefined;
+  private busy = false;
+  /** settled() callers waiting for the attempt in flight (a promise only when someone waits). */
+  private waiters: (() => void)[] | undefined;
   /** The timer callback, bound once (not a closure per period). */
   private readonly onTimer = (): void => this.fire();
   private started = false;
   private stopped = false;
   private attempts = 0;
+  /** The one info object handed to onResult (see ProbeWorkerOptions.onResult). */
+  private readonly info: ProbeAttemptInfo;
 
   constructor(private readonly opts: ProbeWorkerOptions) {
     if (!(opts.periodMs > 0)) throw new RangeError(`periodMs must be > 0, got ${opts.periodMs}`);
+    if (!opts.attempt && !opts.run) throw new TypeError('a ProbeWorker needs attempt or run');
     this.kind = opts.kind;
     this.clock = opts.clock ?? systemClock;
     this.threshold = thresholdStart(opts.initialState);
+    this.info = { state: this.threshold, dueAt: 0, startedAt: 0, lagMs: 0, attempt: 0 };
   }
 
   get state(): ProbeState {
@@ -112,7 +134,7 @@ export class ProbeWorker {
   }
 
   get inFlight(): boolean {
-    return this.running !== undefined;
+    return this.busy;
   }
 
   get isStopped(): boolean {
@@ -126,7 +148,7 @@ export class ProbeWorker {
     this.controller = new AbortController();
     const jitterMs =
       this.opts.jitter === false ? 0 : Math.floor((this.opts.random ?? Math.random)() * this.opts.periodMs);
-    this.schedule(this.clock.now() + Math.max(this.opts.initialDelayMs ?? 0, jitterMs));
+    this.schedule(Math.max(this.opts.initialDelayMs ?? 0, jitterMs));
   }
 
   /** Clears the timer and aborts the in-flight attempt; no callback fires afterwards. Idempotent. */
@@ -134,18 +156,32 @@ export class ProbeWorker {
     if (this.stopped) return;
     this.stopped = true;
     this.clearTimer();
+    this.periodTimer = undefined;
     this.controller?.abort();
   }
 
   /** Resolves when no attempt is in flight (callbacks of the last one included). */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
+  settled(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.waiters ??= [];
+      this.waiters.push(resolve);
+    });
   }
 
-  private schedule(at: number): void {
+  /** Arms the timer `delayMs` from now: the fired period timer re-armed when the delay is one period. */
+  private schedule(delayMs: number): void {
     this.clearTimer();
-    this.dueAt = at;
-    this.timer = this.clock.setTimeout(this.onTimer, Math.max(0, at - this.clock.now()));
+    const now = this.clock.now();
+    this.dueAt = now + delayMs;
+    const spent = this.periodTimer;
+    this.periodTimer = undefined;
+    if (spent !== undefined && delayMs === this.opts.periodMs && this.clock.refresh?.(spent)) {
+      this.timer = spent;
+    } else {
+      this.timer = this.clock.setTimeout(this.onTimer, delayMs);
+    }
+    this.timerDelay = delayMs;
   }
 
   private clearTimer(): void {
@@ -153,10 +189,11 @@ export class ProbeWorker {
     this.timer = undefined;
   }
 
-  // The attempt hot path (2,000 attempts/s at 1,000 VMIs): no async function, no .finally chain
-  // and no closure per attempt — the attempt's promise gets the two handlers bound once below, and
-  // the attempt's due/start times live in fields (at most one attempt is in flight).
-  private readonly onOutcome = (outcome: ProbeOutcome): void => this.complete(outcome);
+  // The attempt hot path (2,000 attempts/s at 1,000 VMIs): no async function, no promise (with
+  // `run`), no closure and no object per attempt in the worker — the done handler is bound once,
+  // the attempt's due/start times live in fields (at most one attempt is in flight), the threshold
+  // state is updated in place, the info object and the period timer are reused.
+  private readonly onOutcome: AttemptDone = (outcome) => this.complete(outcome);
   private readonly onThrow = (err: unknown): void =>
     this.complete({
       result: 'unknown',
@@ -168,42 +205,53 @@ export class ProbeWorker {
   private attemptStartedAt = 0;
 
   private fire(): void {
+    // A timer that fired with a delay of one period can be re-armed for the next one.
+    if (this.timerDelay === this.opts.periodMs) this.periodTimer = this.timer;
     this.timer = undefined;
     if (this.stopped) return;
     const startedAt = this.clock.now();
     this.attemptDueAt = this.dueAt ?? startedAt;
     this.attemptStartedAt = startedAt;
     this.attempts++;
+    this.busy = true;
     // fire() runs only between start() and stop(), so the controller exists.
     const signal = (this.controller as AbortController).signal;
-    let pending: Promise<ProbeOutcome>;
+    let pending: Promise<ProbeOutcome> | undefined;
     try {
-      pending = this.opts.attempt(signal);
+      const run = this.opts.run;
+      pending = run
+        ? run(signal, this.onOutcome)
+        : (this.opts.attempt as NonNullable<ProbeWorkerOptions['attempt']>)(signal);
     } catch (err) {
-      pending = Promise.reject(err);
+      this.onThrow(err);
+      return;
     }
-    // `running` is the promise that settles once complete() has run (settled() waits for it).
-    this.running = pending.then(this.onOutcome, this.onThrow);
+    pending?.then(this.onOutcome, this.onThrow);
   }
 
-  /** The end of one attempt: threshold, callbacks, next schedule. Runs once per fire(). */
+  /** The end of one attempt: threshold, callbacks, next schedule. Runs once per fire(); a second
+   *  call for the same attempt (a `run` that calls done twice, or throws after done) is ignored. */
   private complete(raw: ProbeOutcome): void {
-    this.running = undefined;
-    if (this.stopped) return;
+    if (!this.busy) return;
+    this.busy = false;
+    if (!this.stopped) this.judge(raw);
+    const waiters = this.waiters;
+    if (waiters !== undefined) {
+      this.waiters = undefined;
+      for (const w of waiters) w();
+    }
+  }
+
+  private judge(raw: ProbeOutcome): void {
     const outcome = judgeStall(raw, this.opts.timeoutMs);
     const prev = this.threshold.state;
-    const { next, changed } = applyResult(this.threshold, outcome.result, this.opts);
-    this.threshold = next;
-    const startedAt = this.attemptStartedAt;
-    const dueAt = this.attemptDueAt;
+    const changed = applyResultInPlace(this.threshold, outcome.result, this.opts);
     if (this.opts.onResult) {
-      const info: ProbeAttemptInfo = {
-        state: { ...next },
-        dueAt,
-        startedAt,
-        lagMs: startedAt - dueAt,
-        attempt: this.attempts,
-      };
+      const info = this.info;
+      info.dueAt = this.attemptDueAt;
+      info.startedAt = this.attemptStartedAt;
+      info.lagMs = this.attemptStartedAt - this.attemptDueAt;
+      info.attempt = this.attempts;
       try {
         this.opts.onResult(outcome, info);
       } catch (err) {
@@ -212,11 +260,11 @@ export class ProbeWorker {
     }
     if (changed && !this.stopped && this.opts.onTransition) {
       try {
-        this.opts.onTransition(prev, next.state, outcome);
+        this.opts.onTransition(prev, this.threshold.state, outcome);
       } catch (err) {
         this.opts.onError?.(err);
       }
     }
-    if (!this.stopped) this.schedule(this.clock.now() + this.opts.periodMs);
+    if (!this.stopped) this.schedule(this.opts.periodMs);
   }
 }

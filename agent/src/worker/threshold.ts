@@ -40,26 +40,37 @@ export function applyResult(
   thresholds: Thresholds,
 ): { next: ThresholdState; changed: boolean } {
   if (result === 'unknown') return { next: current, changed: false };
-  let { state, consecutiveSuccesses, consecutiveFailures } = current;
+  const next = { ...current };
+  const changed = applyResultInPlace(next, result, thresholds);
+  return { next, changed };
+}
+
+/** applyResult on the caller's own state object, which it updates (the worker's hot path: no
+ *  allocation per attempt). Returns `changed` as applyResult does. */
+export function applyResultInPlace(
+  state: ThresholdState,
+  result: ProbeResult,
+  thresholds: Thresholds,
+): boolean {
+  if (result === 'unknown') return false;
+  const before = state.state;
   let reached = false;
   if (result === 'success' || result === 'warning') {
-    consecutiveSuccesses++;
-    consecutiveFailures = 0;
-    if (consecutiveSuccesses >= thresholds.successThreshold) {
-      state = 'success';
+    state.consecutiveSuccesses++;
+    state.consecutiveFailures = 0;
+    if (state.consecutiveSuccesses >= thresholds.successThreshold) {
+      state.state = 'success';
       reached = true;
     }
   } else {
-    consecutiveFailures++;
-    consecutiveSuccesses = 0;
-    if (consecutiveFailures >= thresholds.failureThreshold) {
-      state = 'failure';
+    state.consecutiveFailures++;
+    state.consecutiveSuccesses = 0;
+    if (state.consecutiveFailures >= thresholds.failureThreshold) {
+      state.state = 'failure';
       reached = true;
     }
   }
-  const confirmed = current.confirmed || reached;
-  return {
-    next: { state, consecutiveSuccesses, consecutiveFailures, confirmed },
-    changed: state !== current.state || (reached && !current.confirmed),
-  };
+  const firstVerdict = reached && !state.confirmed;
+  if (reached) state.confirmed = true;
+  return state.state !== before || firstVerdict;
 }
