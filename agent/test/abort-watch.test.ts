@@ -41,6 +41,24 @@ describe('abort watch (one abort listener per signal)', () => {
     expect(watchedCount(ac.signal)).toBe(0);
   });
 
+  it('one cancel in its slot and more in the Set: all run once; re-watching a watched cancel does not run it twice', () => {
+    const ac = new AbortController();
+    const ran: string[] = [];
+    const a = () => ran.push('a');
+    const b = () => ran.push('b');
+    const c = () => ran.push('c');
+    watchAbort(ac.signal, a); // the slot
+    watchAbort(ac.signal, b); // the Set
+    unwatchAbort(ac.signal, a); // the slot is free again…
+    watchAbort(ac.signal, b); // …but b is already watched: not added twice
+    watchAbort(ac.signal, c); // the slot
+    watchAbort(ac.signal, c);
+    expect(watchedCount(ac.signal)).toBe(2);
+    ac.abort();
+    expect(ran.sort()).toEqual(['b', 'c']);
+    expect(watchedCount(ac.signal)).toBe(0);
+  });
+
   it('settled tcp and http attempts on one long-lived signal leave one listener and no cancel behind; an abort then cancels only the attempt in flight', async () => {
     const ok = await server(true);
     const silent = await server(false);

@@ -1,4 +1,4 @@
-import { HttpParseError, ResponseParser } from '@vmprobe/agent/probers/http-response';
+import { HttpParseError, ResponseParser, statusOf } from '@vmprobe/agent/probers/http-response';
 import { describe, expect, it } from 'vitest';
 
 const keepAll = () => true;
@@ -83,5 +83,82 @@ describe('http response parser', () => {
     const c = new ResponseParser(10, keepAll);
     expect(c.feed(Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'))).toBe(false);
     expect(() => c.feed(Buffer.from('garbage\r\n'))).toThrow('malformed HTTP response "garbage"');
+  });
+
+  it('reads only Location, Transfer-Encoding and Content-Length, in any case, around any whitespace the old split-and-trim rule allowed', () => {
+    const cases: [string, number, string | undefined, string][] = [
+      // head lines, status, location, body
+      ['CONTENT-LENGTH: 3\r\nLOCATION: /up', 301, '/up', 'abc'],
+      ['content-length:3\r\nX-Content-Length: 99\r\nLocationX: /no', 301, undefined, 'abc'],
+      [' Content-Length : 3\r\n\tLocation\t: /ws', 301, '/ws', 'abc'],
+      ['Content-Length\u00a0: 3', 301, undefined, 'abc'], // NBSP: trimmed as String.trim does
+      ['Transfer-Encoding: gzip, Chunked\r\nContent-Length: 99', 301, undefined, 'abc'],
+    ];
+    expect(cases.length).toBeGreaterThan(0);
+    for (const [lines, status, location, body] of cases) {
+      const isChunked = /chunked/i.test(lines);
+      const text = `HTTP/1.1 ${status} X\r\n${lines}\r\n\r\n${isChunked ? '3\r\nabc\r\n0\r\n\r\n' : 'abc'}`;
+      for (const split of ['whole', 'bytewise']) {
+        const p = new ResponseParser(1024, keepAll);
+        const done = split === 'whole' ? p.feed(Buffer.from(text, 'latin1')) : feedBytewise(p, text);
+        expect([lines, split, done, p.status, p.location, p.body.toString()]).toEqual([
+          lines,
+          split,
+          true,
+          status,
+          location,
+          body,
+        ]);
+      }
+    }
+    // Every line is still checked, whatever its name.
+    expect(() =>
+      new ResponseParser(10, keepAll).feed(Buffer.from('HTTP/1.1 200 OK\r\nDate\r\n\r\n')),
+    ).toThrow('malformed MIME header line: Date');
+    expect(() => new ResponseParser(10, keepAll).feed(Buffer.from('HTTP/1.1 200 OK\r\n: x\r\n\r\n'))).toThrow(
+      /malformed MIME header line/,
+    );
+    // Two different Content-Lengths are refused, equal ones accepted.
+    expect(() =>
+      new ResponseParser(10, keepAll).feed(
+        Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1\r\ncontent-length: 2\r\n\r\n'),
+      ),
+    ).toThrow(/bad Content-Length/);
+  });
+
+  it('a head that arrives in pieces, with the body in the same read as its end', () => {
+    const p = new ResponseParser(1024, keepAll);
+    expect(p.feed(Buffer.from('HTTP/1.1 302 Found\r\nLocation: /a\r\nContent-Le'))).toBe(false);
+    expect(p.feed(Buffer.from('ngth: 4\r\n\r\nbo'))).toBe(false);
+    expect(p.feed(Buffer.from('dyEXTRA'))).toBe(true);
+    expect([p.status, p.location, p.body.toString()]).toEqual([302, '/a', 'body']);
+  });
+
+  it('statusOf says what the status-line regex says, without a match (table)', () => {
+    const rule = /^HTTP\/1\.[01] (\d{3})(?: |$)/;
+    const lines = [
+      'HTTP/1.1 200 OK',
+      'HTTP/1.0 404',
+      'HTTP/1.1 200',
+      'HTTP/1.1 200OK',
+      'HTTP/1.2 200 OK',
+      'HTTP/2 200',
+      'http/1.1 200 OK',
+      'HTTP/1.1  200 OK',
+      'HTTP/1.1 2x0 OK',
+      'HTTP/1.1 20',
+      'HTTP/1.1 999 X',
+      'HTTP/1.1 ٢٠٠ arabic digits',
+      'SSH-2.0-OpenSSH_9.6',
+      '',
+    ];
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      const m = rule.exec(line);
+      expect([line, statusOf(line, 0, line.length)]).toEqual([line, m ? Number(m[1]) : -1]);
+      // Inside a longer text, by offsets.
+      const text = `xx${line}\r\nmore`;
+      expect([line, statusOf(text, 2, 2 + line.length)]).toEqual([line, m ? Number(m[1]) : -1]);
+    }
   });
 });

@@ -9,6 +9,7 @@ import {
   STALL_GRACE_MS,
   thresholdStart,
 } from '../src/index.js';
+import { systemClock } from '../src/clock.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
 const outcome = (result: ProbeResult): ProbeOutcome => ({
@@ -318,6 +319,149 @@ describe('ProbeWorker', () => {
     expect(other.clock.pendingCount()).toBe(1);
     other.worker.stop();
     expect(other.clock.pendingCount()).toBe(0);
+  });
+});
+
+describe('ProbeWorker: callback attempts and objects kept for its life', () => {
+  /** A worker whose attempts are `run` callbacks the test answers by hand. */
+  function callbackSetup(extra: Partial<ProbeWorkerOptions> = {}) {
+    const clock = new FakeClock(0);
+    const calls: { signal: AbortSignal; done: (o: ProbeOutcome) => void }[] = [];
+    const results: { o: ProbeOutcome; attempt: number; lag: number }[] = [];
+    const transitions: string[] = [];
+    const worker = new ProbeWorker({
+      kind: 'liveness',
+      run: (signal, done) => {
+        calls.push({ signal, done });
+        return undefined;
+      },
+      initialState: 'success',
+      periodMs: 1000,
+      successThreshold: 1,
+      failureThreshold: 2,
+      jitter: false,
+      clock,
+      onResult: (o, info) => results.push({ o, attempt: info.attempt, lag: info.lagMs }),
+      onTransition: (prev, next) => transitions.push(`${prev}->${next}`),
+      ...extra,
+    });
+    return { clock, calls, results, transitions, worker };
+  }
+
+  it('run: a callback answered later drives thresholds and the schedule as a promise does; a second done is ignored', async () => {
+    const { clock, calls, results, transitions, worker } = callbackSetup();
+    worker.start();
+    clock.runDue();
+    expect(calls).toHaveLength(1);
+    expect(worker.inFlight).toBe(true);
+    expect(worker.nextDueAt).toBeUndefined();
+    clock.advance(30);
+    const waited = worker.settled();
+    calls[0]?.done(outcome('failure'));
+    await waited;
+    expect(worker.inFlight).toBe(false);
+    expect(worker.nextDueAt).toBe(1030); // completion + period
+    calls[0]?.done(outcome('failure')); // a prober bug: not a second result
+    expect(results.map((r) => r.o.result)).toEqual(['failure']);
+    clock.advance(1000);
+    calls[1]?.done(outcome('failure'));
+    expect(results.map((r) => [r.o.result, r.attempt])).toEqual([
+      ['failure', 1],
+      ['failure', 2],
+    ]);
+    expect(transitions).toEqual(['success->failure']);
+    expect(worker.state).toBe('failure');
+    worker.stop();
+  });
+
+  it('run: a synchronous done, a returned promise and a throw all end the attempt', async () => {
+    const sync = callbackSetup({
+      run: (_signal, done) => {
+        done(outcome('success'));
+        return undefined;
+      },
+    });
+    sync.worker.start();
+    sync.clock.runDue();
+    expect(sync.results.map((r) => r.o.result)).toEqual(['success']);
+    expect(sync.worker.nextDueAt).toBe(1000);
+    sync.worker.stop();
+
+    const promised = callbackSetup({ run: () => Promise.resolve(outcome('failure')) });
+    promised.worker.start();
+    promised.clock.runDue();
+    await promised.worker.settled();
+    expect(promised.results.map((r) => r.o.result)).toEqual(['failure']);
+    promised.worker.stop();
+
+    const thrown = callbackSetup({
+      run: () => {
+        throw new Error('boom');
+      },
+    });
+    thrown.worker.start();
+    thrown.clock.runDue();
+    expect(thrown.results.map((r) => [r.o.result, r.o.reason, r.o.message])).toEqual([
+      ['unknown', 'ProbeError', 'probe attempt threw: boom'],
+    ]);
+    expect(thrown.worker.state).toBe('success');
+    thrown.worker.stop();
+  });
+
+  it('re-arms its one period timer (Clock.refresh) instead of a new timer per attempt; stop() clears it', () => {
+    const { clock, calls, worker } = callbackSetup({ jitter: true, random: () => 0.5 });
+    clock.refreshable = true;
+    worker.start();
+    expect(clock.setTimeouts).toBe(1); // the jitter delay (500 ms), not a period
+    clock.runDue();
+    clock.advance(500);
+    expect(calls).toHaveLength(1);
+    calls[0]?.done(outcome('success'));
+    expect(clock.setTimeouts).toBe(2); // the first period timer
+    for (let i = 1; i <= 5; i++) {
+      clock.advance(1000);
+      expect(calls).toHaveLength(i + 1);
+      calls[i]?.done(outcome('success'));
+      expect(worker.nextDueAt).toBe(clock.now() + 1000);
+    }
+    expect(clock.setTimeouts).toBe(2);
+    expect(clock.refreshes).toBe(5);
+    expect(clock.pendingCount()).toBe(1);
+    worker.stop();
+    expect(clock.pendingCount()).toBe(0);
+    clock.advance(10_000);
+    expect(calls).toHaveLength(6);
+  });
+
+  it('the system clock re-arms a timer that has fired', async () => {
+    let fired = 0;
+    let onFire: () => void = () => {};
+    const handle = systemClock.setTimeout(() => {
+      fired++;
+      onFire();
+    }, 5);
+    await new Promise<void>((r) => {
+      onFire = r;
+    });
+    expect(systemClock.refresh?.(handle)).toBe(true);
+    await new Promise<void>((r) => {
+      onFire = r;
+    });
+    expect(fired).toBe(2);
+    systemClock.clearTimeout(handle);
+  });
+
+  it('needs an attempt or a run', () => {
+    expect(
+      () =>
+        new ProbeWorker({
+          kind: 'readiness',
+          periodMs: 1000,
+          successThreshold: 1,
+          failureThreshold: 1,
+          initialState: 'failure',
+        }),
+    ).toThrow(TypeError);
   });
 });
 

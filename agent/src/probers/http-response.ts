@@ -11,7 +11,32 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 
 export class HttpParseError extends Error {}
 
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: |$)/;
+/** The status line's rule, /^HTTP\/1\.[01] (\d{3})(?: |$)/, checked on text[start, end) without a
+ *  match array or a substring: the status code, or -1 when the line does not follow it. */
+export function statusOf(text: string, start: number, end: number): number {
+  if (end - start < 12 || !text.startsWith('HTTP/1.', start)) return -1;
+  const minor = text.charCodeAt(start + 7);
+  if ((minor !== 48 && minor !== 49) || text.charCodeAt(start + 8) !== 32) return -1;
+  let status = 0;
+  for (let i = start + 9; i < start + 12; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    status = status * 10 + d;
+  }
+  return end - start === 12 || text.charCodeAt(start + 12) === 32 ? status : -1;
+}
+
+/** text[start, end) equals `lower` (lower-case ASCII letters and '-') ignoring ASCII case — what
+ *  `text.slice(start, end).toLowerCase() === lower` says for latin1 text, without the two strings. */
+function isName(text: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const c = text.charCodeAt(start + i);
+    const want = lower.charCodeAt(i);
+    if (c !== want && !(want >= 97 && want <= 122 && c === want - 32)) return false;
+  }
+  return true;
+}
 
 function malformedStatusLine(line: string): HttpParseError {
   return new HttpParseError(`malformed HTTP response ${JSON.stringify(line.slice(0, 64))}`);
@@ -151,7 +176,7 @@ export class ResponseParser {
       const nl = all.indexOf(10, from);
       if (nl >= 0) {
         const line = all.toString('latin1', from, nl > from && all[nl - 1] === 13 ? nl - 1 : nl);
-        if (!STATUS_LINE.test(line)) throw malformedStatusLine(line);
+        if (statusOf(line, 0, line.length) < 0) throw malformedStatusLine(line);
         this.statusLineChecked = true;
       }
     }
@@ -173,10 +198,8 @@ export class ResponseParser {
    *  Content-Length are read: other names are not sliced, trimmed or lower-cased. */
   private parseHead(text: string): void {
     let eol = text.indexOf('\r\n');
-    const statusLine = eol < 0 ? text : text.slice(0, eol);
-    const m = STATUS_LINE.exec(statusLine);
-    if (!m) throw malformedStatusLine(statusLine);
-    const status = Number(m[1]);
+    const status = statusOf(text, 0, eol < 0 ? text.length : eol);
+    if (status < 0) throw malformedStatusLine(eol < 0 ? text : text.slice(0, eol));
     let location: string | undefined;
     let length: number | undefined;
     let chunked = false;
@@ -187,17 +210,13 @@ export class ResponseParser {
       const colon = text.indexOf(':', start);
       if (colon < 0 || colon >= stop || colon === start)
         throw new HttpParseError(`malformed MIME header line: ${text.slice(start, stop).slice(0, 64)}`);
-      const len = colon - start;
       let name: string;
       if (mayTrim(text.charCodeAt(start)) || mayTrim(text.charCodeAt(colon - 1))) {
         name = text.slice(start, colon).trim().toLowerCase(); // the exact rule, for odd names
-      } else if (
-        len === LOCATION.length ||
-        len === TRANSFER_ENCODING.length ||
-        len === CONTENT_LENGTH.length
-      ) {
-        name = text.slice(start, colon).toLowerCase();
-      } else continue;
+      } else if (isName(text, start, colon, CONTENT_LENGTH)) name = CONTENT_LENGTH;
+      else if (isName(text, start, colon, LOCATION)) name = LOCATION;
+      else if (isName(text, start, colon, TRANSFER_ENCODING)) name = TRANSFER_ENCODING;
+      else continue;
       if (name === LOCATION) location ??= text.slice(colon + 1, stop).trim();
       else if (name === TRANSFER_ENCODING)
         chunked = /(?:^|,)\s*chunked\s*$/i.test(text.slice(colon + 1, stop).trim());

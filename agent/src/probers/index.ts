@@ -3,7 +3,7 @@
 import { probeExec, probeGuestPing } from './guest.js';
 import { probeHttp, probeHttpThen } from './http.js';
 import { probeIcmp } from './icmp.js';
-import { probeTcp } from './tcp.js';
+import { probeTcp, probeTcpThen } from './tcp.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget } from './types.js';
 
 export function runProbe(
@@ -27,8 +27,8 @@ export function runProbe(
 
 /**
  * runProbe for the worker's hot path, without a promise where the handler has a callback form:
- * httpGet calls `done` exactly once (possibly synchronously) and this returns undefined; the other
- * handlers return their promise (and never call `done`) — the caller chains its own handlers, so
+ * httpGet and tcpSocket call `done` exactly once (possibly synchronously) and this returns
+ * undefined; the other handlers return their promise (and never call `done`) — the caller chains its own handlers, so
  * no closure is built here per attempt.
  */
 export function runProbeThen(
@@ -39,6 +39,10 @@ export function runProbeThen(
 ): Promise<ProbeOutcome> | undefined {
   if (target.type === 'http') {
     probeHttpThen(target, options, signal, done);
+    return undefined;
+  }
+  if (target.type === 'tcp') {
+    probeTcpThen(target, options, signal, done);
     return undefined;
   }
   return runProbe(target, options, signal);

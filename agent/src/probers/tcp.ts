@@ -52,11 +52,26 @@ export function probeTcp(
   const attempt = new AttemptTimer();
   if (signal?.aborted) return Promise.resolve(attempt.aborted());
   if (transport === 'handle' && tcpHandles)
-    return probeWithHandle(tcpHandles, target, options, signal, closeMode, attempt);
+    return probeWithHandle(tcpHandles, target, options, signal, closeMode, attempt) as Promise<ProbeOutcome>;
   return probeWithSocket(target, options, signal, closeMode, attempt);
 }
 
-/** One attempt over a bare handle: one promise, one handle, one request, one timer. */
+/** probeTcp in callback form (the worker's hot path, shipped transport): `done` gets the outcome
+ *  exactly once, possibly synchronously; no promise. */
+export function probeTcpThen(
+  target: TcpTarget,
+  options: ProbeOptions,
+  signal: AbortSignal | undefined,
+  done: (outcome: ProbeOutcome) => void,
+): void {
+  const attempt = new AttemptTimer();
+  if (signal?.aborted) done(attempt.aborted());
+  else if (tcpHandles) probeWithHandle(tcpHandles, target, options, signal, 'reset', attempt, done);
+  else probeWithSocket(target, options, signal, 'reset', attempt).then(done);
+}
+
+/** One attempt over a bare handle: one handle, one request, one timer — and one promise, unless
+ *  `onDone` is given (then it gets the outcome and this returns undefined). */
 function probeWithHandle(
   handles: TcpHandles,
   target: TcpTarget,
@@ -64,9 +79,10 @@ function probeWithHandle(
   signal: AbortSignal | undefined,
   closeMode: TcpCloseMode,
   attempt: AttemptTimer,
-): Promise<ProbeOutcome> {
+  onDone?: (outcome: ProbeOutcome) => void,
+): Promise<ProbeOutcome> | undefined {
   const t = textsFor(target);
-  return new Promise<ProbeOutcome>((resolve) => {
+  const run = (resolve: (outcome: ProbeOutcome) => void): void => {
     const handle: TcpHandle = handles.open();
     const req = handles.request();
     let done = false;
@@ -119,7 +135,10 @@ function probeWithHandle(
       return;
     }
     if (signal) watchAbort(signal, onAbort);
-  });
+  };
+  if (onDone === undefined) return new Promise<ProbeOutcome>(run);
+  run(onDone);
+  return undefined;
 }
 
 /** One attempt over a net.Socket: where there is no bare handle (and for comparison). */

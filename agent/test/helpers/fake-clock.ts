@@ -5,6 +5,7 @@ import type { Clock, TimerHandle } from '../../src/clock.js';
 interface FakeTimer {
   id: number;
   dueAt: number;
+  ms: number;
   fn: () => void;
 }
 
@@ -23,12 +24,39 @@ export class FakeClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.nextId++;
-    this.timers.set(id, { id, dueAt: this.current + Math.max(0, ms), fn });
+    this.setTimeouts++;
+    this.timers.set(id, { id, dueAt: this.current + Math.max(0, ms), ms: Math.max(0, ms), fn });
     return id as unknown as TimerHandle;
   }
 
   clearTimeout(handle: TimerHandle): void {
     this.timers.delete(handle as unknown as number);
+    this.fired.delete(handle as unknown as number);
+  }
+
+  /** Clock.refresh (re-arm a fired timer), off unless a test sets `refreshable`: then a fired timer
+   *  is re-armed with its delay from now under the same handle, and counted in `refreshes`. */
+  refreshable = false;
+  refreshes = 0;
+  /** setTimeout calls (new timer objects), for tests of who re-arms instead. */
+  setTimeouts = 0;
+  private readonly fired = new Map<number, FakeTimer>();
+
+  refresh(handle: TimerHandle): boolean {
+    if (!this.refreshable) return false;
+    const t = this.fired.get(handle as unknown as number);
+    if (t === undefined) return false;
+    this.fired.delete(t.id);
+    t.dueAt = this.current + t.ms;
+    this.timers.set(t.id, t);
+    this.refreshes++;
+    return true;
+  }
+
+  private fire(t: FakeTimer): void {
+    this.timers.delete(t.id);
+    if (this.refreshable) this.fired.set(t.id, t);
+    t.fn();
   }
 
   /** Timers not yet fired or cleared. */
@@ -45,8 +73,7 @@ export class FakeClock implements Clock {
   runDue(): number {
     let fired = 0;
     for (let t = this.earliest(); t && t.dueAt <= this.current; t = this.earliest()) {
-      this.timers.delete(t.id);
-      t.fn();
+      this.fire(t);
       fired++;
     }
     return fired;
@@ -57,9 +84,8 @@ export class FakeClock implements Clock {
     const target = this.current + ms;
     let fired = 0;
     for (let t = this.earliest(); t && t.dueAt <= target; t = this.earliest()) {
-      this.timers.delete(t.id);
       this.current = Math.max(this.current, t.dueAt);
-      t.fn();
+      this.fire(t);
       fired++;
     }
     this.current = target;
