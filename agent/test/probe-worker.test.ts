@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../src/clock.js';
 import {
   applyResult,
   judgeStall,
@@ -9,7 +10,6 @@ import {
   STALL_GRACE_MS,
   thresholdStart,
 } from '../src/index.js';
-import { systemClock } from '../src/clock.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
 const outcome = (result: ProbeResult): ProbeOutcome => ({

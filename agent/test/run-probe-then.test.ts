@@ -87,7 +87,8 @@ describe('runProbeThen', () => {
     );
     expect(p).toBeInstanceOf(Promise);
     const outcome = await p;
-    expect(outcome.result).not.toBe('success');
+    expect(outcome).toBeDefined();
+    expect(outcome?.result).not.toBe('success');
     expect(called).toBe(false);
   });
 });
