@@ -118,6 +118,33 @@ describe('http response parser', () => {
     expect(() => new ResponseParser(10, keepAll).feed(Buffer.from('HTTP/1.1 200 OK\r\n: x\r\n\r\n'))).toThrow(
       /malformed MIME header line/,
     );
+    // Content-Length values, read from the bytes as Number(value.trim()) after /^\d+$/.
+    const lengths: [string, number | string][] = [
+      ['007', 7],
+      ['\t 3 \u00a0', 3],
+      ['3 3', 'bad Content-Length "3 3"'],
+      ['', 'bad Content-Length ""'],
+      ['+3', 'bad Content-Length "+3"'],
+      ['0x3', 'bad Content-Length "0x3"'],
+      ['\u00b3', 'bad Content-Length "\u00b3"'],
+    ];
+    expect(lengths.length).toBeGreaterThan(0);
+    for (const [value, want] of lengths) {
+      // A good length frames the body: the response is complete after exactly that many bytes.
+      const p = new ResponseParser(64, keepAll);
+      let got: number | string;
+      try {
+        const head = `HTTP/1.1 200 OK\r\nContent-Length:${value}\r\n\r\n`;
+        expect(p.feed(Buffer.from(head, 'latin1'))).toBe(false);
+        let n = 0;
+        while (!p.feed(Buffer.from('x')) && n < 64) n++;
+        got = n + 1;
+        expect(p.body.toString()).toBe('x'.repeat(got));
+      } catch (err) {
+        got = (err as Error).message;
+      }
+      expect([value, got]).toEqual([value, want]);
+    }
     // Two different Content-Lengths are refused, equal ones accepted.
     expect(() =>
       new ResponseParser(10, keepAll).feed(
@@ -134,7 +161,7 @@ describe('http response parser', () => {
     expect([p.status, p.location, p.body.toString()]).toEqual([302, '/a', 'body']);
   });
 
-  it('statusOf says what the status-line regex says, without a match (table)', () => {
+  it('statusOf says what the status-line regex says, on the bytes (table)', () => {
     const rule = /^HTTP\/1\.[01] (\d{3})(?: |$)/;
     const lines = [
       'HTTP/1.1 200 OK',
@@ -148,17 +175,24 @@ describe('http response parser', () => {
       'HTTP/1.1 2x0 OK',
       'HTTP/1.1 20',
       'HTTP/1.1 999 X',
-      'HTTP/1.1 ٢٠٠ arabic digits',
+      'HTTP/1.1 \u00b200 superscript two',
+      'HTTP/1.1 200\tOK',
       'SSH-2.0-OpenSSH_9.6',
       '',
     ];
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) {
       const m = rule.exec(line);
-      expect([line, statusOf(line, 0, line.length)]).toEqual([line, m ? Number(m[1]) : -1]);
+      expect([line, statusOf(Buffer.from(line, 'latin1'), 0, line.length)]).toEqual([
+        line,
+        m ? Number(m[1]) : -1,
+      ]);
       // Inside a longer text, by offsets.
       const text = `xx${line}\r\nmore`;
-      expect([line, statusOf(text, 2, 2 + line.length)]).toEqual([line, m ? Number(m[1]) : -1]);
+      expect([line, statusOf(Buffer.from(text, 'latin1'), 2, 2 + line.length)]).toEqual([
+        line,
+        m ? Number(m[1]) : -1,
+      ]);
     }
   });
 });

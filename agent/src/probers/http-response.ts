@@ -11,35 +11,69 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 
 export class HttpParseError extends Error {}
 
-/** The status line's rule, /^HTTP\/1\.[01] (\d{3})(?: |$)/, checked on text[start, end) without a
- *  match array or a substring: the status code, or -1 when the line does not follow it. */
-export function statusOf(text: string, start: number, end: number): number {
-  if (end - start < 12 || !text.startsWith('HTTP/1.', start)) return -1;
-  const minor = text.charCodeAt(start + 7);
-  if ((minor !== 48 && minor !== 49) || text.charCodeAt(start + 8) !== 32) return -1;
+/** The status line's rule, /^HTTP\/1\.[01] (\d{3})(?: |$)/, checked on the latin1 bytes
+ *  b[start, end) without a string, a match array or a substring: the status code, or -1 when the
+ *  line does not follow the rule. */
+export function statusOf(b: Uint8Array, start: number, end: number): number {
+  if (end - start < 12) return -1;
+  for (let i = 0; i < 7; i++) if (b[start + i] !== HTTP_1_DOT.charCodeAt(i)) return -1;
+  const minor = b[start + 7];
+  if ((minor !== 48 && minor !== 49) || b[start + 8] !== 32) return -1;
   let status = 0;
   for (let i = start + 9; i < start + 12; i++) {
-    const d = text.charCodeAt(i) - 48;
+    const d = (b[i] as number) - 48;
     if (d < 0 || d > 9) return -1;
     status = status * 10 + d;
   }
-  return end - start === 12 || text.charCodeAt(start + 12) === 32 ? status : -1;
+  return end - start === 12 || b[start + 12] === 32 ? status : -1;
 }
+const HTTP_1_DOT = 'HTTP/1.';
 
-/** text[start, end) equals `lower` (lower-case ASCII letters and '-') ignoring ASCII case — what
- *  `text.slice(start, end).toLowerCase() === lower` says for latin1 text, without the two strings. */
-function isName(text: string, start: number, end: number, lower: string): boolean {
+/** b[start, end) equals `lower` (lower-case ASCII letters and '-') ignoring ASCII case — what
+ *  `b.toString('latin1', start, end).toLowerCase() === lower` says, without the two strings. */
+function isName(b: Uint8Array, start: number, end: number, lower: string): boolean {
   if (end - start !== lower.length) return false;
   for (let i = 0; i < lower.length; i++) {
-    const c = text.charCodeAt(start + i);
+    const c = b[start + i];
     const want = lower.charCodeAt(i);
     if (c !== want && !(want >= 97 && want <= 122 && c === want - 32)) return false;
   }
   return true;
 }
 
+/** The bytes String.prototype.trim removes from latin1 text: \t \n \v \f \r, space, NBSP. */
+const isTrimmed = (c: number | undefined): boolean =>
+  (c !== undefined && c >= 9 && c <= 13) || c === 32 || c === 0xa0;
+
 function malformedStatusLine(line: string): HttpParseError {
   return new HttpParseError(`malformed HTTP response ${JSON.stringify(line.slice(0, 64))}`);
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const COLON = 0x3a;
+
+/** The next CRLF in b[at, end), or -1. */
+function crlfBefore(b: Buffer, at: number, end: number): number {
+  const i = b.indexOf(CRLF, at);
+  return i < 0 || i >= end ? -1 : i;
+}
+
+/** A Content-Length value b[start, stop): what `Number(v)` gives for `v = text.trim()` when v
+ *  matches /^\d+$/, else -1 — from the bytes, without the string (long values go through it). */
+function contentLength(b: Uint8Array, start: number, stop: number): number {
+  let i = start;
+  let j = stop;
+  while (i < j && isTrimmed(b[i])) i++;
+  while (j > i && isTrimmed(b[j - 1])) j--;
+  if (i === j) return -1;
+  let n = 0;
+  for (let k = i; k < j; k++) {
+    const d = (b[k] as number) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  // Past 15 digits the running sum may round differently from Number(): ask Number itself.
+  return j - i <= 15 ? n : Number(Buffer.from(b.buffer, b.byteOffset + i, j - i).toString('latin1'));
 }
 
 type Phase = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'eof' | 'done';
@@ -52,10 +86,9 @@ const LOCATION = 'location';
 const TRANSFER_ENCODING = 'transfer-encoding';
 const CONTENT_LENGTH = 'content-length';
 
-/** A char code String.prototype.trim could remove around a header name (latin1 text): ASCII
- *  whitespace and control-range codes are checked loosely, NBSP exactly; a name that starts or
- *  ends with one takes the exact (slow) path. */
-const mayTrim = (c: number): boolean => c <= 32 || c === 0xa0;
+/** A byte String.prototype.trim could remove around a header name (latin1): control-range codes
+ *  and space loosely, NBSP exactly; a name that starts or ends with one takes the exact (slow) path. */
+const mayTrim = (c: number | undefined): boolean => c === undefined || c <= 32 || c === 0xa0;
 
 export class ResponseParser {
   status = 0;
@@ -175,8 +208,9 @@ export class ResponseParser {
     if (end < 0 && !this.statusLineChecked) {
       const nl = all.indexOf(10, from);
       if (nl >= 0) {
-        const line = all.toString('latin1', from, nl > from && all[nl - 1] === 13 ? nl - 1 : nl);
-        if (statusOf(line, 0, line.length) < 0) throw malformedStatusLine(line);
+        const lineEnd = nl > from && all[nl - 1] === 13 ? nl - 1 : nl;
+        if (statusOf(all, from, lineEnd) < 0)
+          throw malformedStatusLine(all.toString('latin1', from, lineEnd));
         this.statusLineChecked = true;
       }
     }
@@ -189,42 +223,48 @@ export class ResponseParser {
     if (all !== buf) this.joined = all;
     this.head = undefined;
     this.statusLineChecked = false;
-    this.parseHead(all.toString('latin1', from, end));
+    this.parseHead(all, from, end);
     return end + 4;
   }
 
-  /** The head's text (status line and header lines, CRLF-separated, no final blank line). Every
-   *  line is checked (a colon after a non-empty name), but only Location, Transfer-Encoding and
-   *  Content-Length are read: other names are not sliced, trimmed or lower-cased. */
-  private parseHead(text: string): void {
-    let eol = text.indexOf('\r\n');
-    const status = statusOf(text, 0, eol < 0 ? text.length : eol);
-    if (status < 0) throw malformedStatusLine(eol < 0 ? text : text.slice(0, eol));
+  /** The head's bytes b[from, end) (status line and header lines, CRLF-separated, no final blank
+   *  line), read in place: every line is checked (a colon after a non-empty name), but only
+   *  Location, Transfer-Encoding and Content-Length are read, and only their values become strings
+   *  (Content-Length not even that): the rules are those of the text's split, trim and lower-case. */
+  private parseHead(b: Buffer, from: number, end: number): void {
+    let eol = crlfBefore(b, from, end);
+    const statusEnd = eol < 0 ? end : eol;
+    const status = statusOf(b, from, statusEnd);
+    if (status < 0) throw malformedStatusLine(b.toString('latin1', from, statusEnd));
     let location: string | undefined;
     let length: number | undefined;
     let chunked = false;
     while (eol >= 0) {
       const start = eol + 2;
-      eol = text.indexOf('\r\n', start);
-      const stop = eol < 0 ? text.length : eol;
-      const colon = text.indexOf(':', start);
+      eol = crlfBefore(b, start, end);
+      const stop = eol < 0 ? end : eol;
+      const colon = b.indexOf(COLON, start);
       if (colon < 0 || colon >= stop || colon === start)
-        throw new HttpParseError(`malformed MIME header line: ${text.slice(start, stop).slice(0, 64)}`);
+        throw new HttpParseError(
+          `malformed MIME header line: ${b.toString('latin1', start, stop).slice(0, 64)}`,
+        );
       let name: string;
-      if (mayTrim(text.charCodeAt(start)) || mayTrim(text.charCodeAt(colon - 1))) {
-        name = text.slice(start, colon).trim().toLowerCase(); // the exact rule, for odd names
-      } else if (isName(text, start, colon, CONTENT_LENGTH)) name = CONTENT_LENGTH;
-      else if (isName(text, start, colon, LOCATION)) name = LOCATION;
-      else if (isName(text, start, colon, TRANSFER_ENCODING)) name = TRANSFER_ENCODING;
+      if (mayTrim(b[start]) || mayTrim(b[colon - 1])) {
+        name = b.toString('latin1', start, colon).trim().toLowerCase(); // the exact rule, for odd names
+      } else if (isName(b, start, colon, CONTENT_LENGTH)) name = CONTENT_LENGTH;
+      else if (isName(b, start, colon, LOCATION)) name = LOCATION;
+      else if (isName(b, start, colon, TRANSFER_ENCODING)) name = TRANSFER_ENCODING;
       else continue;
-      if (name === LOCATION) location ??= text.slice(colon + 1, stop).trim();
+      if (name === LOCATION) location ??= b.toString('latin1', colon + 1, stop).trim();
       else if (name === TRANSFER_ENCODING)
-        chunked = /(?:^|,)\s*chunked\s*$/i.test(text.slice(colon + 1, stop).trim());
+        chunked = /(?:^|,)\s*chunked\s*$/i.test(b.toString('latin1', colon + 1, stop).trim());
       else if (name === CONTENT_LENGTH) {
-        const value = text.slice(colon + 1, stop).trim();
-        if (!/^\d+$/.test(value) || (length !== undefined && length !== Number(value)))
-          throw new HttpParseError(`bad Content-Length ${JSON.stringify(value.slice(0, 32))}`);
-        length = Number(value);
+        const value = contentLength(b, colon + 1, stop);
+        if (value < 0 || (length !== undefined && length !== value)) {
+          const text = b.toString('latin1', colon + 1, stop).trim();
+          throw new HttpParseError(`bad Content-Length ${JSON.stringify(text.slice(0, 32))}`);
+        }
+        length = value;
       }
     }
     if (status >= 100 && status < 200 && status !== 101) return; // interim: the real head follows
