@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       namespace: 'ns',
       vmi: `vm-${i >> 1}`,
       probe: kind,
-      handler: http ? 'httpGet' : 'tcpSocket',
+      handler: http ? 'http' : 'tcp',
     } as const;
     const w = factory({
       probe: { kind, timeoutSeconds: 1, periodSeconds: 1, successThreshold: 1, failureThreshold: 3 } as never,
