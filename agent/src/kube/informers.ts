@@ -5,6 +5,12 @@
 // signal after every complete list, a server-side watch timeout plus a client-side stall watchdog,
 // bookmarks, and an AgentObserver report of every list/watch and every restart.
 //
+// Trimmed caches: every listed item and every ADDED/MODIFIED/DELETED object is passed through the
+// watcher's `trim` (model/trim.ts: only the fields the agent reads) before ListWatch sees it, so
+// ListWatch's cache, the handlers and the manager's maps hold only trimmed objects and each full
+// object (client-node's model instance from a list, raw JSON from a watch) is garbage at once.
+// BOOKMARK and ERROR objects pass unchanged (ListWatch reads their resourceVersion / code).
+//
 // Ownership: the watcher owns its backoff timer and stall timers; stop() clears them, aborts the
 // watch and is idempotent. The AbortError that client-node reports for our own stop is ignored.
 import {
@@ -28,6 +34,7 @@ import { type BackoffPolicy, backoffDelay } from '../backoff.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { PodObject, VmiObject } from '../model/objects.js';
+import { trimPod, trimVmi } from '../model/trim.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, withDeadline } from './deadline.js';
 
@@ -39,6 +46,15 @@ export interface WatcherHandlers<T> {
   synced?(): void;
 }
 
+/** What a list call returns: its resourceVersion and items (any shape; `trim` makes them T). */
+export interface ListResult {
+  metadata?: { resourceVersion?: string };
+  items?: readonly unknown[];
+}
+
+/** Watch phases whose object is a resource (trimmed); BOOKMARK and ERROR objects are not. */
+const OBJECT_PHASES = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
 export interface ResourceWatcherOptions<T> {
@@ -47,8 +63,12 @@ export interface ResourceWatcherOptions<T> {
   resource: string;
   /** Watch path, e.g. /api/v1/pods. */
   path: string;
-  /** The list call (same selectors as the watch). */
-  list: () => Promise<KubernetesListObject<T & KubernetesObject>>;
+  /** The list call (same selectors as the watch); its items are trimmed before they are cached. */
+  list: () => Promise<ListResult>;
+  /** The object as cached: called once per listed item and per watched ADDED/MODIFIED/DELETED
+   *  object, before ListWatch or a handler sees it. Must return `metadata` with name, namespace
+   *  and resourceVersion as given (ListWatch keys and compares by them). */
+  trim: (raw: unknown) => T;
   labelSelector?: string;
   fieldSelector?: string;
   observer?: AgentObserver;
@@ -204,7 +224,12 @@ export class ResourceWatcher<T> {
       const list = await this.opts.list();
       this.observer.apiRequest('list', this.opts.resource, 200, (performance.now() - started) / 1000);
       if (generation === this.generation) this.listedSinceWatch = true;
-      return list;
+      // Only what ListWatch reads of a list: the resourceVersion and the trimmed items.
+      const resourceVersion = list.metadata?.resourceVersion;
+      return {
+        metadata: resourceVersion === undefined ? {} : { resourceVersion },
+        items: (list.items ?? []).map((item) => this.opts.trim(item) as T & KubernetesObject),
+      };
     } catch (err) {
       this.observer.apiRequest(
         'list',
@@ -280,7 +305,8 @@ export class ResourceWatcher<T> {
           owner.attempt = 0;
           if (phase === 'ERROR' && errorCode(apiObj) === 410) sawGone = true;
           armStall();
-          callback(phase, apiObj, watchObj);
+          if (OBJECT_PHASES.has(phase)) callback(phase, owner.opts.trim(apiObj), undefined);
+          else callback(phase, apiObj, watchObj);
         };
         controller = await super.watch(
           path,
@@ -326,7 +352,7 @@ export type NodeWatcherDeps = Pick<
 
 function depsOf(
   d: NodeWatcherDeps,
-): Omit<ResourceWatcherOptions<unknown>, 'kubeConfig' | 'resource' | 'path' | 'list'> {
+): Omit<ResourceWatcherOptions<unknown>, 'kubeConfig' | 'resource' | 'path' | 'list' | 'trim'> {
   return {
     ...(d.observer ? { observer: d.observer } : {}),
     ...(d.logger ? { logger: d.logger } : {}),
@@ -351,6 +377,7 @@ export function createVmiWatcher(
     resource: VMI_PLURAL,
     path: `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${VMI_PLURAL}`,
     labelSelector,
+    trim: trimVmi,
     list: async () =>
       (await api.listClusterCustomObject(
         {
@@ -360,7 +387,7 @@ export function createVmiWatcher(
           labelSelector,
         },
         withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
-      )) as KubernetesListObject<VmiObject & KubernetesObject>,
+      )) as ListResult,
   });
 }
 
@@ -380,10 +407,11 @@ export function createLauncherPodWatcher(
     path: '/api/v1/pods',
     labelSelector,
     fieldSelector,
+    trim: trimPod,
     list: async () =>
-      (await api.listPodForAllNamespaces(
+      await api.listPodForAllNamespaces(
         { labelSelector, fieldSelector },
         withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
-      )) as unknown as KubernetesListObject<PodObject & KubernetesObject>,
+      ),
   });
 }
