@@ -1,0 +1,110 @@
+// The agent's watched caches hold trimmed objects (model/trim.ts) — from the initial list (where
+// client-node deserialises pods into model classes with Dates) and from watch events (raw JSON) —
+// and the agent probes and suspends from them as from whole objects. Against the whole test bed:
+// the API emulator, the emulated KubeVirt and the VM simulator, an in-process agent.
+import type { Agent } from '@vmprobe/agent/agent';
+import type { PodObject, VmiObject } from '@vmprobe/agent/model/objects';
+import { trimPod, trimVmi } from '@vmprobe/agent/model/trim';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { agentRbacFiles, runSeedVmi, startAgent, waitForCondition } from './agent-helpers.js';
+
+const NS = 'default';
+let cluster: TestCluster;
+let agent: Agent | undefined;
+
+beforeAll(async () => {
+  const rbacFiles = agentRbacFiles();
+  cluster = await startTestCluster({ vmprobeReadinessGate: true, ...(rbacFiles ? { rbacFiles } : {}) });
+  // Running before the agent starts: the agent first sees it in its initial lists.
+  await runSeedVmi(cluster, SEED_VMI_FILES.readiness, 'listed');
+  agent = startAgent(cluster);
+  await agent.start();
+  await agent.whenReady();
+}, 60_000);
+
+afterAll(async () => {
+  await agent?.stop(1_000);
+  await cluster?.stop();
+});
+
+function cachedVmi(name: string): VmiObject | undefined {
+  return agent?.vmiWatcher.get(name, NS);
+}
+
+function cachedPodOf(uid: string): PodObject | undefined {
+  return agent?.podWatcher.list().find((p) => p.metadata?.labels?.['kubevirt.io/created-by'] === uid);
+}
+
+/** The cached VMI and the API's whole object at the same resourceVersion (waits until they agree). */
+async function vmiPair(name: string): Promise<{ cached: VmiObject; whole: Record<string, unknown> }> {
+  return cluster.waitFor(
+    async () => {
+      const whole = (await cluster.getVmi(NS, name)) as Record<string, unknown> | undefined;
+      const cached = cachedVmi(name);
+      const rv = (whole?.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+      return whole && cached && cached.metadata?.resourceVersion === rv ? { cached, whole } : undefined;
+    },
+    { timeoutMs: 15_000, description: `the cached VMI ${name} at the API's resourceVersion` },
+  );
+}
+
+/** The cached launcher pod and client-node's V1Pod (Dates) at the same resourceVersion. */
+async function podPair(vmiName: string, uid: string) {
+  return cluster.waitFor(
+    async () => {
+      const whole = (await cluster.launcherPods(NS, vmiName))[0];
+      const cached = cachedPodOf(uid);
+      return whole && cached && cached.metadata?.resourceVersion === whole.metadata?.resourceVersion
+        ? { cached, whole }
+        : undefined;
+    },
+    { timeoutMs: 15_000, description: `the cached launcher pod of ${vmiName} at the API's resourceVersion` },
+  );
+}
+
+describe('trimmed watcher caches', () => {
+  it('a listed VMI and launcher pod are cached trimmed, equal to the trimmed API objects', async () => {
+    const { cached, whole } = await vmiPair('listed');
+    expect(whole.status).toHaveProperty('phaseTransitionTimestamps');
+    expect((whole.metadata as Record<string, unknown>).labels).toBeDefined();
+    expect(cached).toStrictEqual(trimVmi(whole));
+    expect(cached).not.toHaveProperty('apiVersion');
+    expect(cached.metadata).not.toHaveProperty('labels');
+    expect(cached.status?.nodeName).toBe('node-a');
+    expect(cached.spec?.readinessProbe).toBeDefined();
+    const uid = cached.metadata?.uid ?? '';
+    const pod = await podPair('listed', uid);
+    // client-node's V1Pod carries Dates; the cache holds the API's strings
+    expect(pod.whole.status?.startTime).toBeInstanceOf(Date);
+    expect(pod.cached).toStrictEqual(trimPod(pod.whole));
+    expect(pod.cached.status?.podIP).toBe(pod.whole.status?.podIP);
+    expect(pod.cached.spec).toStrictEqual({
+      nodeName: 'node-a',
+      readinessGates: pod.whole.spec?.readinessGates?.map((g) => ({ conditionType: g.conditionType })),
+    });
+    expect(pod.cached.status).not.toHaveProperty('containerStatuses');
+    await waitForCondition(cluster, NS, 'listed', 'ReadinessProbe', 'True');
+    const gate = (await podPair('listed', uid)).cached.status?.conditions;
+    expect(gate).toHaveLength(1);
+    expect(gate?.[0]).toMatchObject({ type: 'vmprobe.io/ReadinessProbe', status: 'True' });
+    expect(gate?.[0]?.lastTransitionTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it('a watched VMI is cached trimmed, and a pause arriving by watch suspends its probe', async () => {
+    await runSeedVmi(cluster, SEED_VMI_FILES.tcpLiveness, 'watched');
+    await waitForCondition(cluster, NS, 'watched', 'LivenessProbe', 'True');
+    const { cached, whole } = await vmiPair('watched');
+    expect(cached).toStrictEqual(trimVmi(whole));
+    await cluster.kubevirt.pause(NS, 'watched');
+    const paused = await cluster.waitFor(
+      async () => cachedVmi('watched')?.status?.conditions?.find((c) => c.type === 'Paused'),
+      { timeoutMs: 15_000, description: 'the Paused condition in the cached VMI' },
+    );
+    expect(paused).toStrictEqual({ type: 'Paused', status: 'True' });
+    const c = await waitForCondition(cluster, NS, 'watched', 'LivenessProbe', 'Unknown');
+    expect(c.reason).toBe('Suspended');
+    const after = await vmiPair('watched');
+    expect(after.cached).toStrictEqual(trimVmi(after.whole));
+  });
+});
