@@ -59,6 +59,12 @@ function append<T>(list: T[] | undefined, item: T): T[] {
   return list;
 }
 
+/** A copy at its exact length: a list grown by push() keeps V8's spare capacity (17 slots after
+ *  the first push, ~120 bytes), which a cached object would carry for its whole life. */
+function exact<T>(list: T[] | undefined): T[] | undefined {
+  return list && list.length > 0 ? list.slice() : list;
+}
+
 /** Sets `out[key] = value` only when value is defined (no `key: undefined` members). */
 function put<T extends object, K extends keyof T>(out: T, key: K, value: T[K] | undefined): void {
   if (value !== undefined) out[key] = value;
@@ -105,11 +111,11 @@ function trimDeviceInterfaces(raw: unknown): { name?: string; ports?: VmiPortSpe
       ports = append(ports, kept);
     }
     if (!ports) continue;
-    const kept: { name?: string; ports?: VmiPortSpec[] } = { ports };
+    const kept: { name?: string; ports?: VmiPortSpec[] } = { ports: exact(ports) };
     put(kept, 'name', str(iface.name));
     out = append(out, kept);
   }
-  return out;
+  return exact(out);
 }
 
 const POD_NETWORK: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -125,7 +131,7 @@ function trimNetworks(raw: unknown): VmiNetwork[] | undefined {
     if (net.pod !== undefined && net.pod !== null) kept.pod = POD_NETWORK;
     out.push(kept);
   }
-  return out;
+  return exact(out) ?? out;
 }
 
 function trimVmiInterfaces(raw: unknown): VmiInterfaceStatus[] | undefined {
@@ -138,10 +144,10 @@ function trimVmiInterfaces(raw: unknown): VmiInterfaceStatus[] | undefined {
     put(kept, 'name', str(iface.name));
     put(kept, 'ipAddress', str(iface.ipAddress));
     if (Array.isArray(iface.ipAddresses))
-      kept.ipAddresses = iface.ipAddresses.filter((a) => typeof a === 'string');
+      kept.ipAddresses = exact(iface.ipAddresses.filter((a) => typeof a === 'string'));
     out.push(kept);
   }
-  return out;
+  return exact(out) ?? out;
 }
 
 function trimVmiConditions(raw: unknown): VmiCondition[] | undefined {
@@ -153,7 +159,7 @@ function trimVmiConditions(raw: unknown): VmiCondition[] | undefined {
     put(kept, 'status', str(cond.status));
     out = append(out, kept);
   }
-  return out;
+  return exact(out);
 }
 
 function trimMigrationState(raw: unknown): NonNullable<VmiObject['status']>['migrationState'] {
@@ -231,7 +237,7 @@ function trimPodConditions(raw: unknown): PodCondition[] | undefined {
     put(kept, 'lastTransitionTime', timeString(cond.lastTransitionTime));
     out = append(out, kept);
   }
-  return out;
+  return exact(out);
 }
 
 /** A launcher pod down to the fields the agent reads (objects.ts PodObject). */
@@ -243,11 +249,12 @@ export function trimPod(raw: unknown): PodObject {
     const s: NonNullable<PodObject['spec']> = {};
     put(s, 'nodeName', str(spec.nodeName));
     if (Array.isArray(spec.readinessGates)) {
-      s.readinessGates = [];
+      const gates: { conditionType: string }[] = [];
       for (const g of spec.readinessGates) {
         const t = str(rec(g)?.conditionType);
-        if (t !== undefined) s.readinessGates.push({ conditionType: t });
+        if (t !== undefined) gates.push({ conditionType: t });
       }
+      s.readinessGates = exact(gates) ?? gates;
     }
     out.spec = s;
   }
@@ -257,11 +264,12 @@ export function trimPod(raw: unknown): PodObject {
     put(s, 'phase', str(status.phase));
     put(s, 'podIP', str(status.podIP));
     if (Array.isArray(status.podIPs)) {
-      s.podIPs = [];
+      const ips: { ip: string }[] = [];
       for (const p of status.podIPs) {
         const ip = str(rec(p)?.ip);
-        if (ip !== undefined) s.podIPs.push({ ip });
+        if (ip !== undefined) ips.push({ ip });
       }
+      s.podIPs = exact(ips) ?? ips;
     }
     put(s, 'conditions', trimPodConditions(status.conditions));
     out.status = s;
