@@ -3,10 +3,12 @@
 // and the agent probes and suspends from them as from whole objects. Against the whole test bed:
 // the API emulator, the emulated KubeVirt and the VM simulator, an in-process agent.
 import type { Agent } from '@vmprobe/agent/agent';
+import { createVmiWatcher, type ListPage, ResourceWatcher } from '@vmprobe/agent/kube/informers';
 import type { PodObject, VmiObject } from '@vmprobe/agent/model/objects';
 import { trimPod, trimVmi } from '@vmprobe/agent/model/trim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/cluster.js';
+import { VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import { agentRbacFiles, runSeedVmi, startAgent, waitForCondition } from './agent-helpers.js';
 
 const NS = 'default';
@@ -106,5 +108,91 @@ describe('trimmed watcher caches', () => {
     expect(c.reason).toBe('Suspended');
     const after = await vmiPair('watched');
     expect(after.cached).toStrictEqual(trimVmi(after.whole));
+  });
+});
+
+describe('paginated lists', () => {
+  function watcherDone(w: { synced: boolean }) {
+    return cluster.waitFor(async () => w.synced, { timeoutMs: 15_000, description: 'the watcher synced' });
+  }
+
+  it('lists in pages of listPageSize, each trimmed, into one complete cache', async () => {
+    await runSeedVmi(cluster, SEED_VMI_FILES.tcpLiveness, 'paged-1');
+    await runSeedVmi(cluster, SEED_VMI_FILES.tcpLiveness, 'paged-2');
+    const names = (
+      (await cluster.custom.listClusterCustomObject({
+        group: 'kubevirt.io',
+        version: 'v1',
+        plural: 'virtualmachineinstances',
+        labelSelector: 'kubevirt.io/nodeName=node-a',
+      })) as { items: { metadata: { name: string } }[] }
+    ).items
+      .map((v) => v.metadata.name)
+      .sort();
+    expect(names.length).toBeGreaterThanOrEqual(3);
+    const kc = cluster.emu.kubeConfig(VMPROBE_AGENT_USER, { nodeName: 'node-a' });
+    const since = Date.now();
+    const w = createVmiWatcher(kc, 'node-a', { listPageSize: 1 });
+    try {
+      w.start();
+      await watcherDone(w);
+      expect(
+        w
+          .list()
+          .map((v) => v.metadata?.name ?? '')
+          .sort(),
+      ).toStrictEqual(names);
+      for (const v of w.list()) expect(v).toStrictEqual(trimVmi(v));
+      const lists = cluster.emu.requests.filter({
+        since,
+        user: VMPROBE_AGENT_USER,
+        verb: 'list',
+        resource: 'virtualmachineinstances',
+      });
+      expect(lists).toHaveLength(names.length);
+      expect(lists.every((r) => /[?&]limit=1(&|$)/.test(r.query))).toBe(true);
+      expect(lists.filter((r) => /[?&]continue=/.test(r.query))).toHaveLength(names.length - 1);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('an expired continue token (410) restarts as one unpaginated list', async () => {
+    const kc = cluster.emu.kubeConfig(VMPROBE_AGENT_USER, { nodeName: 'node-a' });
+    const { CustomObjectsApi } = await import('@kubernetes/client-node');
+    const api = kc.makeApiClient(CustomObjectsApi);
+    const pages: ListPage[] = [];
+    const w = new ResourceWatcher<VmiObject>({
+      kubeConfig: kc,
+      resource: 'virtualmachineinstances',
+      path: '/apis/kubevirt.io/v1/virtualmachineinstances',
+      labelSelector: 'kubevirt.io/nodeName=node-a',
+      listPageSize: 1,
+      trim: trimVmi,
+      list: async (page) => {
+        pages.push(page);
+        if (page.continueToken !== undefined) throw Object.assign(new Error('expired'), { code: 410 });
+        return (await api.listClusterCustomObject({
+          group: 'kubevirt.io',
+          version: 'v1',
+          plural: 'virtualmachineinstances',
+          labelSelector: 'kubevirt.io/nodeName=node-a',
+          ...(page.limit !== undefined ? { limit: page.limit } : {}),
+        })) as { items: unknown[] };
+      },
+    });
+    try {
+      w.start();
+      await watcherDone(w);
+      expect(pages.map((p) => [p.limit, p.continueToken === undefined])).toStrictEqual([
+        [1, true],
+        [1, false],
+        [undefined, true],
+      ]);
+      expect(w.list().length).toBeGreaterThanOrEqual(3);
+      for (const v of w.list()) expect(v).toStrictEqual(trimVmi(v));
+    } finally {
+      await w.stop();
+    }
   });
 });

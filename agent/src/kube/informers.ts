@@ -46,14 +46,30 @@ export interface WatcherHandlers<T> {
   synced?(): void;
 }
 
-/** What a list call returns: its resourceVersion and items (any shape; `trim` makes them T). */
+/** What a list call returns: its resourceVersion, the next page's token, and items (any shape;
+ *  `trim` makes them T). */
 export interface ListResult {
-  metadata?: { resourceVersion?: string };
+  metadata?: { resourceVersion?: string; continue?: string };
   items?: readonly unknown[];
 }
 
+/** Which page to list: `limit` items after `continueToken` (both undefined: the whole list). */
+export interface ListPage {
+  limit?: number;
+  continueToken?: string;
+}
+
+/** A relist holds at most this many whole objects at once (each page is trimmed before the next is
+ *  asked for), not the whole list: the transient peak of a relist of 1,000 pods stays ~1/10. */
+export const LIST_PAGE_SIZE = 100;
+
 /** Watch phases whose object is a resource (trimmed); BOOKMARK and ERROR objects are not. */
 const OBJECT_PHASES = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+/** A paginated list stopped between pages because the watcher was stopped (never reported). */
+class ListAbandoned extends Error {
+  override readonly name = 'AbortError';
+}
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
@@ -63,8 +79,11 @@ export interface ResourceWatcherOptions<T> {
   resource: string;
   /** Watch path, e.g. /api/v1/pods. */
   path: string;
-  /** The list call (same selectors as the watch); its items are trimmed before they are cached. */
-  list: () => Promise<ListResult>;
+  /** One page of the list call (same selectors as the watch); `limit` undefined = the whole list.
+   *  Each page's items are trimmed before the next page is asked for. */
+  list: (page: ListPage) => Promise<ListResult>;
+  /** Items per list page (default LIST_PAGE_SIZE). */
+  listPageSize?: number;
   /** The object as cached: called once per listed item and per watched ADDED/MODIFIED/DELETED
    *  object, before ListWatch or a handler sees it. Must return `metadata` with name, namespace
    *  and resourceVersion as given (ListWatch keys and compares by them). */
@@ -218,18 +237,45 @@ export class ResourceWatcher<T> {
     }
   }
 
+  /**
+   * One complete list for ListWatch, in pages of `listPageSize` (a consistent snapshot: the API
+   * serves every page from the first page's resourceVersion), each page trimmed before the next is
+   * asked for. A continue token that expired (410) restarts as one unpaginated list, as client-go's
+   * pager does. Only what ListWatch reads is returned: the resourceVersion and the trimmed items.
+   */
   private async timedList(generation: number): Promise<KubernetesListObject<T & KubernetesObject>> {
+    const limit = this.opts.listPageSize ?? LIST_PAGE_SIZE;
+    const items: (T & KubernetesObject)[] = [];
+    let page: ListPage = { limit };
+    let resourceVersion: string | undefined;
+    for (;;) {
+      let result: ListResult;
+      try {
+        result = await this.timedPage(page);
+      } catch (err) {
+        if (page.continueToken === undefined || errorCode(err) !== 410) throw err;
+        items.length = 0;
+        page = {};
+        continue;
+      }
+      for (const item of result.items ?? []) items.push(this.opts.trim(item) as T & KubernetesObject);
+      resourceVersion = result.metadata?.resourceVersion;
+      const next = result.metadata?.continue;
+      if (!next || page.limit === undefined) break;
+      if (generation !== this.generation) throw new ListAbandoned();
+      page = { limit, continueToken: next };
+    }
+    if (generation === this.generation) this.listedSinceWatch = true;
+    return { metadata: resourceVersion === undefined ? {} : { resourceVersion }, items };
+  }
+
+  /** One list request, reported to the observer. */
+  private async timedPage(page: ListPage): Promise<ListResult> {
     const started = performance.now();
     try {
-      const list = await this.opts.list();
+      const result = await this.opts.list(page);
       this.observer.apiRequest('list', this.opts.resource, 200, (performance.now() - started) / 1000);
-      if (generation === this.generation) this.listedSinceWatch = true;
-      // Only what ListWatch reads of a list: the resourceVersion and the trimmed items.
-      const resourceVersion = list.metadata?.resourceVersion;
-      return {
-        metadata: resourceVersion === undefined ? {} : { resourceVersion },
-        items: (list.items ?? []).map((item) => this.opts.trim(item) as T & KubernetesObject),
-      };
+      return result;
     } catch (err) {
       this.observer.apiRequest(
         'list',
@@ -344,7 +390,7 @@ export class ResourceWatcher<T> {
 /** The injectable parts of a watcher (what the node's VMI and pod watchers let callers set). */
 export type NodeWatcherDeps = Pick<
   ResourceWatcherOptions<unknown>,
-  'observer' | 'logger' | 'clock' | 'backoff' | 'watchTimeoutSeconds' | 'random'
+  'observer' | 'logger' | 'clock' | 'backoff' | 'watchTimeoutSeconds' | 'random' | 'listPageSize'
 > & {
   /** Deadline of each list request (default 30 s, deadline.ts); a list past it fails and is retried. */
   requestTimeoutMs?: number;
@@ -360,6 +406,7 @@ function depsOf(
     ...(d.backoff ? { backoff: d.backoff } : {}),
     ...(d.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: d.watchTimeoutSeconds } : {}),
     ...(d.random ? { random: d.random } : {}),
+    ...(d.listPageSize !== undefined ? { listPageSize: d.listPageSize } : {}),
   };
 }
 
@@ -378,13 +425,15 @@ export function createVmiWatcher(
     path: `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${VMI_PLURAL}`,
     labelSelector,
     trim: trimVmi,
-    list: async () =>
+    list: async (page) =>
       (await api.listClusterCustomObject(
         {
           group: KUBEVIRT_GROUP,
           version: KUBEVIRT_VERSION,
           plural: VMI_PLURAL,
           labelSelector,
+          ...(page.limit !== undefined ? { limit: page.limit } : {}),
+          ...(page.continueToken !== undefined ? { _continue: page.continueToken } : {}),
         },
         withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
       )) as ListResult,
@@ -408,9 +457,14 @@ export function createLauncherPodWatcher(
     labelSelector,
     fieldSelector,
     trim: trimPod,
-    list: async () =>
+    list: async (page) =>
       await api.listPodForAllNamespaces(
-        { labelSelector, fieldSelector },
+        {
+          labelSelector,
+          fieldSelector,
+          ...(page.limit !== undefined ? { limit: page.limit } : {}),
+          ...(page.continueToken !== undefined ? { _continue: page.continueToken } : {}),
+        },
         withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
       ),
   });
