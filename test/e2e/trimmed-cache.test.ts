@@ -3,7 +3,12 @@
 // and the agent probes and suspends from them as from whole objects. Against the whole test bed:
 // the API emulator, the emulated KubeVirt and the VM simulator, an in-process agent.
 import type { Agent } from '@vmprobe/agent/agent';
-import { createVmiWatcher, type ListPage, ResourceWatcher } from '@vmprobe/agent/kube/informers';
+import {
+  createLauncherPodWatcher,
+  createVmiWatcher,
+  type ListPage,
+  ResourceWatcher,
+} from '@vmprobe/agent/kube/informers';
 import type { PodObject, VmiObject } from '@vmprobe/agent/model/objects';
 import { trimPod, trimVmi } from '@vmprobe/agent/model/trim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,6 +157,42 @@ describe('paginated lists', () => {
       expect(lists).toHaveLength(names.length);
       expect(lists.every((r) => /[?&]limit=1(&|$)/.test(r.query))).toBe(true);
       expect(lists.filter((r) => /[?&]continue=/.test(r.query))).toHaveLength(names.length - 1);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('launcher pods too (client-node’s typed list names the token _continue)', async () => {
+    const pods = (
+      await cluster.core.listPodForAllNamespaces({
+        labelSelector: 'kubevirt.io=virt-launcher',
+        fieldSelector: 'spec.nodeName=node-a',
+      })
+    ).items
+      .map((p) => p.metadata?.name ?? '')
+      .sort();
+    expect(pods.length).toBeGreaterThanOrEqual(3);
+    const kc = cluster.emu.kubeConfig(VMPROBE_AGENT_USER, { nodeName: 'node-a' });
+    const since = Date.now();
+    const w = createLauncherPodWatcher(kc, 'node-a', { listPageSize: 1 });
+    try {
+      w.start();
+      await watcherDone(w);
+      expect(
+        w
+          .list()
+          .map((p) => p.metadata?.name ?? '')
+          .sort(),
+      ).toStrictEqual(pods);
+      for (const p of w.list()) expect(p).toStrictEqual(trimPod(p));
+      const lists = cluster.emu.requests.filter({
+        since,
+        user: VMPROBE_AGENT_USER,
+        verb: 'list',
+        resource: 'pods',
+      });
+      expect(lists).toHaveLength(pods.length);
+      expect(lists.filter((r) => /[?&]continue=/.test(r.query))).toHaveLength(pods.length - 1);
     } finally {
       await w.stop();
     }

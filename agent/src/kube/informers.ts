@@ -457,8 +457,8 @@ export function createLauncherPodWatcher(
     labelSelector,
     fieldSelector,
     trim: trimPod,
-    list: async (page) =>
-      await api.listPodForAllNamespaces(
+    list: async (page) => {
+      const list = await api.listPodForAllNamespaces(
         {
           labelSelector,
           fieldSelector,
@@ -466,6 +466,18 @@ export function createLauncherPodWatcher(
           ...(page.continueToken !== undefined ? { _continue: page.continueToken } : {}),
         },
         withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
-      ),
+      );
+      // client-node's V1ListMeta names the token `_continue` (raw JSON, as for VMIs: `continue`).
+      const token = list.metadata?._continue;
+      return {
+        metadata: {
+          ...(list.metadata?.resourceVersion !== undefined
+            ? { resourceVersion: list.metadata.resourceVersion }
+            : {}),
+          ...(token ? { continue: token } : {}),
+        },
+        items: list.items,
+      };
+    },
   });
 }
