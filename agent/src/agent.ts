@@ -164,16 +164,13 @@ export class Agent {
           const pod = this.podWatcher.get(name, namespace);
           const c = pod?.status?.conditions?.find((x) => x?.type === POD_READINESS_CONDITION);
           if (!c?.type || !c.status) return undefined;
-          // A listed pod went through client-node's deserializer (Date); a watched one is JSON.
-          const t = c.lastTransitionTime as unknown;
-          const lastTransitionTime =
-            t instanceof Date ? t.toISOString().replace(/\.\d{3}Z$/, 'Z') : c.lastTransitionTime;
+          // Trimmed on arrival (model/trim.ts): a listed pod's Date is already an RFC 3339 string.
           return {
             type: c.type,
             status: c.status,
             ...(c.reason !== undefined ? { reason: c.reason } : {}),
             ...(c.message !== undefined ? { message: c.message } : {}),
-            ...(lastTransitionTime !== undefined ? { lastTransitionTime } : {}),
+            ...(c.lastTransitionTime !== undefined ? { lastTransitionTime: c.lastTransitionTime } : {}),
           };
         },
       });

@@ -1,6 +1,7 @@
 import { resolveProbe } from '@vmprobe/shared';
 import { describe, expect, it } from 'vitest';
 import type { PodObject, VmiObject } from '../src/model/objects.js';
+import { trimPod, trimVmi } from '../src/model/trim.js';
 import {
   InvalidCidrError,
   launcherPodsOf,
@@ -13,8 +14,9 @@ import {
 
 const UID = 'uid-1';
 
+// Fixtures go through the watchers' trimming, as every object the agent caches does.
 function vmi(over: Partial<VmiObject> = {}, annotations: Record<string, string> = {}): VmiObject {
-  return {
+  return trimVmi({
     metadata: { name: 'vm1', namespace: 'ns', uid: UID, annotations },
     spec: {
       domain: { devices: { interfaces: [{ name: 'default', ports: [{ name: 'http', port: 8080 }] }] } },
@@ -32,15 +34,15 @@ function vmi(over: Partial<VmiObject> = {}, annotations: Record<string, string> 
       ],
     },
     ...over,
-  };
+  });
 }
 
 function pod(name: string, node: string, ips: string[], phase = 'Running', uid = UID): PodObject {
-  return {
+  return trimPod({
     metadata: { name, namespace: 'ns', uid: `pod-${name}`, labels: { 'kubevirt.io/created-by': uid } },
     spec: { nodeName: node },
     status: { phase, podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) },
-  };
+  });
 }
 
 const NODE_IP = '192.0.2.2';

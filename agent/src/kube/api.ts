@@ -30,6 +30,7 @@ import {
 } from '@vmprobe/shared';
 import type { ConditionStatus } from '../model/conditions.js';
 import type { PodObject, VmiObject } from '../model/objects.js';
+import { trimPod, trimVmi } from '../model/trim.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, isDeadlineError, withDeadline } from './deadline.js';
 
@@ -353,27 +354,6 @@ function eventOf(raw: unknown): EventObject {
   return out;
 }
 
-/** The fields of a pod the liveness action checks (client-node's V1Pod carries Dates). */
-function podObjectOf(raw: unknown): PodObject {
-  const o = (raw ?? {}) as {
-    metadata?: unknown;
-    spec?: { nodeName?: unknown };
-    status?: { phase?: unknown };
-  };
-  const meta = metaOf(o.metadata);
-  return {
-    metadata: {
-      name: meta.name,
-      namespace: meta.namespace,
-      ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
-      ...(meta.labels ? { labels: meta.labels } : {}),
-      ...(meta.deletionTimestamp ? { deletionTimestamp: meta.deletionTimestamp } : {}),
-    },
-    spec: typeof o.spec?.nodeName === 'string' ? { nodeName: o.spec.nodeName } : {},
-    status: typeof o.status?.phase === 'string' ? { phase: o.status.phase } : {},
-  };
-}
-
 function deleteResultOf(raw: unknown): DeleteResult {
   const o = (raw ?? {}) as { metadata?: Record<string, unknown> };
   const out: DeleteResult = {};
@@ -594,11 +574,11 @@ export function createKubeWrites(opts: KubeWritesOptions): KubeWrites {
             },
             deadline,
           ),
-        (r) => r as VmiObject,
+        trimVmi,
       );
     },
     getPod(namespace, name) {
-      return call('get', 'pods', () => core.readNamespacedPod({ namespace, name }, deadline), podObjectOf);
+      return call('get', 'pods', () => core.readNamespacedPod({ namespace, name }, deadline), trimPod);
     },
     deleteVmi(namespace, name, uid) {
       return call(

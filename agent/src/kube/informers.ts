@@ -5,6 +5,12 @@
 // signal after every complete list, a server-side watch timeout plus a client-side stall watchdog,
 // bookmarks, and an AgentObserver report of every list/watch and every restart.
 //
+// Trimmed caches: every listed item and every ADDED/MODIFIED/DELETED object is passed through the
+// watcher's `trim` (model/trim.ts: only the fields the agent reads) before ListWatch sees it, so
+// ListWatch's cache, the handlers and the manager's maps hold only trimmed objects and each full
+// object (client-node's model instance from a list, raw JSON from a watch) is garbage at once.
+// BOOKMARK and ERROR objects pass unchanged (ListWatch reads their resourceVersion / code).
+//
 // Ownership: the watcher owns its backoff timer and stall timers; stop() clears them, aborts the
 // watch and is idempotent. The AbortError that client-node reports for our own stop is ignored.
 import {
@@ -28,6 +34,7 @@ import { type BackoffPolicy, backoffDelay } from '../backoff.js';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { PodObject, VmiObject } from '../model/objects.js';
+import { trimPod, trimVmi } from '../model/trim.js';
 import { type AgentObserver, noopObserver } from '../observer.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, withDeadline } from './deadline.js';
 
@@ -39,6 +46,31 @@ export interface WatcherHandlers<T> {
   synced?(): void;
 }
 
+/** What a list call returns: its resourceVersion, the next page's token, and items (any shape;
+ *  `trim` makes them T). */
+export interface ListResult {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: readonly unknown[];
+}
+
+/** Which page to list: `limit` items after `continueToken` (both undefined: the whole list). */
+export interface ListPage {
+  limit?: number;
+  continueToken?: string;
+}
+
+/** A relist holds at most this many whole objects at once (each page is trimmed before the next is
+ *  asked for), not the whole list: the transient peak of a relist of 1,000 pods stays ~1/10. */
+export const LIST_PAGE_SIZE = 100;
+
+/** Watch phases whose object is a resource (trimmed); BOOKMARK and ERROR objects are not. */
+const OBJECT_PHASES = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+/** A paginated list stopped between pages because the watcher was stopped (never reported). */
+class ListAbandoned extends Error {
+  override readonly name = 'AbortError';
+}
+
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
 export interface ResourceWatcherOptions<T> {
@@ -47,8 +79,15 @@ export interface ResourceWatcherOptions<T> {
   resource: string;
   /** Watch path, e.g. /api/v1/pods. */
   path: string;
-  /** The list call (same selectors as the watch). */
-  list: () => Promise<KubernetesListObject<T & KubernetesObject>>;
+  /** One page of the list call (same selectors as the watch); `limit` undefined = the whole list.
+   *  Each page's items are trimmed before the next page is asked for. */
+  list: (page: ListPage) => Promise<ListResult>;
+  /** Items per list page (default LIST_PAGE_SIZE). */
+  listPageSize?: number;
+  /** The object as cached: called once per listed item and per watched ADDED/MODIFIED/DELETED
+   *  object, before ListWatch or a handler sees it. Must return `metadata` with name, namespace
+   *  and resourceVersion as given (ListWatch keys and compares by them). */
+  trim: (raw: unknown) => T;
   labelSelector?: string;
   fieldSelector?: string;
   observer?: AgentObserver;
@@ -198,13 +237,45 @@ export class ResourceWatcher<T> {
     }
   }
 
+  /**
+   * One complete list for ListWatch, in pages of `listPageSize` (a consistent snapshot: the API
+   * serves every page from the first page's resourceVersion), each page trimmed before the next is
+   * asked for. A continue token that expired (410) restarts as one unpaginated list, as client-go's
+   * pager does. Only what ListWatch reads is returned: the resourceVersion and the trimmed items.
+   */
   private async timedList(generation: number): Promise<KubernetesListObject<T & KubernetesObject>> {
+    const limit = this.opts.listPageSize ?? LIST_PAGE_SIZE;
+    const items: (T & KubernetesObject)[] = [];
+    let page: ListPage = { limit };
+    let resourceVersion: string | undefined;
+    for (;;) {
+      let result: ListResult;
+      try {
+        result = await this.timedPage(page);
+      } catch (err) {
+        if (page.continueToken === undefined || errorCode(err) !== 410) throw err;
+        items.length = 0;
+        page = {};
+        continue;
+      }
+      for (const item of result.items ?? []) items.push(this.opts.trim(item) as T & KubernetesObject);
+      resourceVersion = result.metadata?.resourceVersion;
+      const next = result.metadata?.continue;
+      if (!next || page.limit === undefined) break;
+      if (generation !== this.generation) throw new ListAbandoned();
+      page = { limit, continueToken: next };
+    }
+    if (generation === this.generation) this.listedSinceWatch = true;
+    return { metadata: resourceVersion === undefined ? {} : { resourceVersion }, items };
+  }
+
+  /** One list request, reported to the observer. */
+  private async timedPage(page: ListPage): Promise<ListResult> {
     const started = performance.now();
     try {
-      const list = await this.opts.list();
+      const result = await this.opts.list(page);
       this.observer.apiRequest('list', this.opts.resource, 200, (performance.now() - started) / 1000);
-      if (generation === this.generation) this.listedSinceWatch = true;
-      return list;
+      return result;
     } catch (err) {
       this.observer.apiRequest(
         'list',
@@ -280,7 +351,8 @@ export class ResourceWatcher<T> {
           owner.attempt = 0;
           if (phase === 'ERROR' && errorCode(apiObj) === 410) sawGone = true;
           armStall();
-          callback(phase, apiObj, watchObj);
+          if (OBJECT_PHASES.has(phase)) callback(phase, owner.opts.trim(apiObj), undefined);
+          else callback(phase, apiObj, watchObj);
         };
         controller = await super.watch(
           path,
@@ -318,7 +390,7 @@ export class ResourceWatcher<T> {
 /** The injectable parts of a watcher (what the node's VMI and pod watchers let callers set). */
 export type NodeWatcherDeps = Pick<
   ResourceWatcherOptions<unknown>,
-  'observer' | 'logger' | 'clock' | 'backoff' | 'watchTimeoutSeconds' | 'random'
+  'observer' | 'logger' | 'clock' | 'backoff' | 'watchTimeoutSeconds' | 'random' | 'listPageSize'
 > & {
   /** Deadline of each list request (default 30 s, deadline.ts); a list past it fails and is retried. */
   requestTimeoutMs?: number;
@@ -326,7 +398,7 @@ export type NodeWatcherDeps = Pick<
 
 function depsOf(
   d: NodeWatcherDeps,
-): Omit<ResourceWatcherOptions<unknown>, 'kubeConfig' | 'resource' | 'path' | 'list'> {
+): Omit<ResourceWatcherOptions<unknown>, 'kubeConfig' | 'resource' | 'path' | 'list' | 'trim'> {
   return {
     ...(d.observer ? { observer: d.observer } : {}),
     ...(d.logger ? { logger: d.logger } : {}),
@@ -334,6 +406,7 @@ function depsOf(
     ...(d.backoff ? { backoff: d.backoff } : {}),
     ...(d.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: d.watchTimeoutSeconds } : {}),
     ...(d.random ? { random: d.random } : {}),
+    ...(d.listPageSize !== undefined ? { listPageSize: d.listPageSize } : {}),
   };
 }
 
@@ -351,16 +424,19 @@ export function createVmiWatcher(
     resource: VMI_PLURAL,
     path: `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${VMI_PLURAL}`,
     labelSelector,
-    list: async () =>
+    trim: trimVmi,
+    list: async (page) =>
       (await api.listClusterCustomObject(
         {
           group: KUBEVIRT_GROUP,
           version: KUBEVIRT_VERSION,
           plural: VMI_PLURAL,
           labelSelector,
+          ...(page.limit !== undefined ? { limit: page.limit } : {}),
+          ...(page.continueToken !== undefined ? { _continue: page.continueToken } : {}),
         },
         withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
-      )) as KubernetesListObject<VmiObject & KubernetesObject>,
+      )) as ListResult,
   });
 }
 
@@ -380,10 +456,28 @@ export function createLauncherPodWatcher(
     path: '/api/v1/pods',
     labelSelector,
     fieldSelector,
-    list: async () =>
-      (await api.listPodForAllNamespaces(
-        { labelSelector, fieldSelector },
+    trim: trimPod,
+    list: async (page) => {
+      const list = await api.listPodForAllNamespaces(
+        {
+          labelSelector,
+          fieldSelector,
+          ...(page.limit !== undefined ? { limit: page.limit } : {}),
+          ...(page.continueToken !== undefined ? { _continue: page.continueToken } : {}),
+        },
         withDeadline(deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
-      )) as unknown as KubernetesListObject<PodObject & KubernetesObject>,
+      );
+      // client-node's V1ListMeta names the token `_continue` (raw JSON, as for VMIs: `continue`).
+      const token = list.metadata?._continue;
+      return {
+        metadata: {
+          ...(list.metadata?.resourceVersion !== undefined
+            ? { resourceVersion: list.metadata.resourceVersion }
+            : {}),
+          ...(token ? { continue: token } : {}),
+        },
+        items: list.items,
+      };
+    },
   });
 }

@@ -98,7 +98,9 @@ interface VmiEntry {
   probes: Map<ProbeKind, ProbeEntry>;
   /** The startup probe has succeeded (or there is none): liveness/readiness may run. */
   started: boolean;
-  lastReportKey?: string;
+  /** The report last handed to the reporter (which keeps the same object as its desired state, so
+   *  this costs nothing); an equal new one (sameReport) is not handed again. */
+  lastReport?: VmiProbeReport;
   /** Enrolment of the current launcher pod (readiness probe only), as last reported. */
   readinessGate?: { enforced: boolean; pod: string };
 }
@@ -563,9 +565,8 @@ export class ProbeManager {
       ? { enforced: podHasReadinessGate(current), pod: current.metadata?.name ?? '' }
       : undefined;
     if (entry.readinessGate) report.readinessGate = entry.readinessGate;
-    const key = JSON.stringify(report);
-    if (key === entry.lastReportKey) return;
-    entry.lastReportKey = key;
+    if (entry.lastReport && sameReport(entry.lastReport, report)) return;
+    entry.lastReport = report;
     this.opts.reporter.update(report);
   }
 
@@ -608,6 +609,41 @@ function migratedHere(vmi: VmiObject, node: string): boolean {
 /** The VMI's Ready condition (virt-controller copies it from the launcher pod's). */
 function vmiReady(vmi: VmiObject): boolean {
   return vmi.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Field-by-field equality of two reports (what JSON.stringify equality meant, without a string per
+ *  VMI kept alive and built on every reconcile). */
+export function sameReport(a: VmiProbeReport, b: VmiProbeReport): boolean {
+  if (
+    a.vmi.uid !== b.vmi.uid ||
+    a.vmi.namespace !== b.vmi.namespace ||
+    a.vmi.name !== b.vmi.name ||
+    a.nodeName !== b.nodeName ||
+    a.target !== b.target ||
+    a.conditions.length !== b.conditions.length ||
+    a.launcherPods.length !== b.launcherPods.length ||
+    a.readinessGate?.enforced !== b.readinessGate?.enforced ||
+    a.readinessGate?.pod !== b.readinessGate?.pod
+  )
+    return false;
+  for (let i = 0; i < a.conditions.length; i++) {
+    const x = a.conditions[i]!;
+    const y = b.conditions[i]!;
+    if (
+      x.kind !== y.kind ||
+      x.status !== y.status ||
+      x.reason !== y.reason ||
+      x.message !== y.message ||
+      x.provisional !== y.provisional
+    )
+      return false;
+  }
+  for (let i = 0; i < a.launcherPods.length; i++) {
+    const x = a.launcherPods[i]!;
+    const y = b.launcherPods[i]!;
+    if (x.uid !== y.uid || x.namespace !== y.namespace || x.name !== y.name) return false;
+  }
+  return true;
 }
 
 function podRef(p: PodObject): PodRef {

@@ -20,7 +20,8 @@ export interface ProbeConditionReport {
   provisional?: true;
 }
 
-/** The full desired report for one VMI: replaces the previous one (idempotent, level-based). */
+/** The full desired report for one VMI: replaces the previous one (idempotent, level-based). Never
+ *  mutated once handed over. A new field must be compared in the manager's sameReport too. */
 export interface VmiProbeReport {
   vmi: VmiRef;
   nodeName: string;

@@ -8,7 +8,7 @@
 // /var/lib/kubelet/pods/<uid>/… does not (111).
 import type { ResolvedHandler } from '@vmprobe/shared';
 import { REASON } from '@vmprobe/shared';
-import type { PodObject, VmiObject } from '../model/objects.js';
+import { ANNOTATION_PAUSE_GUEST_AGENT_PROBES, type PodObject, type VmiObject } from '../model/objects.js';
 
 export const LAUNCHER_SOCKET_SUFFIX = 'volumes/kubernetes.io~empty-dir/sockets/launcher-sock';
 /** sun_path holds 108 bytes including the terminating NUL. */
@@ -44,8 +44,10 @@ export function domainNameOf(vmi: VmiObject): string {
   return `${vmi.metadata?.namespace ?? ''}_${vmi.metadata?.name ?? ''}`;
 }
 
-/** KubeVirt's kubevirt.io/pause-guest-agent-probes, read with Go's strconv.ParseBool truthiness. */
-export const ANNOTATION_PAUSE_GUEST_AGENT_PROBES = 'kubevirt.io/pause-guest-agent-probes';
+// KubeVirt's kubevirt.io/pause-guest-agent-probes (defined in model/objects.ts, so trimming keeps
+// it), read with Go's strconv.ParseBool truthiness.
+export { ANNOTATION_PAUSE_GUEST_AGENT_PROBES };
+
 const PARSE_BOOL_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 export function guestAgentProbesPaused(vmi: VmiObject): boolean {
   const v = vmi.metadata?.annotations?.[ANNOTATION_PAUSE_GUEST_AGENT_PROBES];
