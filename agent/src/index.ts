@@ -1,4 +1,6 @@
 export { type Clock, systemClock, type TimerHandle } from './clock.js';
+export { clampTimeoutSeconds, GRACE_MS, probeExec, probeGuestPing } from './probers/guest.js';
 export * from './probers/index.js';
+export { LauncherClientPool, launcherClients, MAX_LAUNCHER_RESPONSE_BYTES } from './probers/launcher-client.js';
 export { VERSION } from './version.js';
 export * from './worker/index.js';

@@ -1,8 +1,9 @@
 // The bundle `npm run build` makes (agent/build-bundle.mjs) is what the image and agent/bin/vmprobe.js
 // run, so it must stay correct on its own: it keeps only the client-node API groups agent/src/kube/
-// uses (the reason it exists: V8 keeps every loaded script's source), it answers --help and
-// --version, and `vmprobe agent` from it syncs against the emulator, probes a VM, reports it Ready,
-// logs through pino-pretty (an external resolved from the bundle) and stops on SIGTERM with exit 0.
+// uses (the reason it exists: V8 keeps every loaded script's source), it loads gRPC only for guest
+// probes, it answers --help and --version, and `vmprobe agent` from it syncs against the emulator,
+// probes a VM, reports it Ready, logs through pino-pretty (an external resolved from the bundle) and
+// stops on SIGTERM with exit 0.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -68,13 +69,33 @@ describe('the agent bundle', () => {
     expect([...bundled].sort()).toEqual([...imported].sort());
   });
 
-  it('imports pino, @grpc/grpc-js and protobufjs from node_modules instead of inlining them', () => {
+  it('imports pino from node_modules, and gRPC and protobufjs only in chunks loaded on a guest probe', () => {
     // pino starts pino-pretty as a worker thread from files next to pino; protobufjs finds its
-    // optional modules with an eval'd require (agent/build-bundle.mjs).
-    const src = readFileSync(BUNDLE, 'utf8');
-    for (const dep of ['pino', '@grpc/grpc-js', 'protobufjs'])
-      expect(src).toMatch(new RegExp(`from\\s*"${dep}"`));
-    expect(src).not.toMatch(/class ThreadStream\b/);
+    // optional modules with an eval'd require (agent/build-bundle.mjs). probers/index.ts imports the
+    // guest probers with import(), so the files the entry loads statically never import gRPC.
+    const files = new Map(
+      readdirSync(BUNDLE_DIR)
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => [f, readFileSync(join(BUNDLE_DIR, f), 'utf8')]),
+    );
+    const imports = (src: string, dep: string) => new RegExp(`(from|import)\\s*"${dep}"`).test(src);
+    const staticLoad = new Set<string>();
+    const visit = (f: string) => {
+      if (staticLoad.has(f)) return;
+      staticLoad.add(f);
+      for (const m of files.get(f)!.matchAll(/(?:from|import)\s*"\.\/([^"]+)"/g)) visit(m[1]!);
+    };
+    visit('vmprobe.js');
+    expect(imports(files.get('vmprobe.js')!, 'pino')).toBe(true);
+    expect(files.get('vmprobe.js')!).not.toMatch(/class ThreadStream\b/);
+    for (const dep of ['@grpc/grpc-js', 'protobufjs']) {
+      expect(
+        [...files].some(([, src]) => imports(src, dep)),
+        `${dep} imported by some chunk`,
+      ).toBe(true);
+      for (const f of staticLoad) expect(imports(files.get(f)!, dep), `${f} imports ${dep}`).toBe(false);
+    }
+    expect(files.get('vmprobe.js')!).toMatch(/import\("\.\/guest-[\w-]+\.js"\)/);
   });
 
   it('answers --help with every command and --version with agent/package.json', async () => {
