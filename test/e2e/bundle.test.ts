@@ -1,9 +1,9 @@
 // The bundle `npm run build` makes (agent/build-bundle.mjs) is what the image and agent/bin/vmprobe.js
 // run, so it must stay correct on its own: it keeps only the client-node API groups agent/src/kube/
 // uses (the reason it exists: V8 keeps every loaded script's source), it loads gRPC only for guest
-// probes, it answers --help and --version, and `vmprobe agent` from it syncs against the emulator,
-// probes a VM, reports it Ready, logs through pino-pretty (an external resolved from the bundle) and
-// stops on SIGTERM with exit 0.
+// probes and YAML only for `vmprobe check`, it answers --help and --version, and `vmprobe agent`
+// from it syncs against the emulator, probes a VM, reports it Ready, logs through pino-pretty (an
+// external resolved from the bundle) and stops on SIGTERM with exit 0.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -69,7 +69,7 @@ describe('the agent bundle', () => {
     expect([...bundled].sort()).toEqual([...imported].sort());
   });
 
-  it('imports pino from node_modules, and gRPC and protobufjs only in chunks loaded on a guest probe', () => {
+  it('imports pino from node_modules; gRPC, protobufjs and yaml only in chunks loaded on use', () => {
     // pino starts pino-pretty as a worker thread from files next to pino; protobufjs finds its
     // optional modules with an eval'd require (agent/build-bundle.mjs). probers/index.ts imports the
     // guest probers with import(), so the files the entry loads statically never import gRPC.
@@ -96,6 +96,9 @@ describe('the agent bundle', () => {
       for (const f of staticLoad) expect(imports(files.get(f)!, dep), `${f} imports ${dep}`).toBe(false);
     }
     expect(files.get('vmprobe.js')!).toMatch(/import\("\.\/guest-[\w-]+\.js"\)/);
+    // `vmprobe check`'s YAML parser likewise (cli/check-command.ts imports cli/check.ts on use).
+    expect([...files].some(([, src]) => /\bparseAllDocuments\b/.test(src))).toBe(true);
+    for (const f of staticLoad) expect(files.get(f)!, f).not.toMatch(/\bparseAllDocuments\b/);
   });
 
   it('answers --help with every command and --version with agent/package.json', async () => {
