@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # The vmprobe image: `vmprobe` CLI and agent on the current Node LTS.
 #   docker build -t ghcr.io/vmprobe/vmprobe:0.1.0 .
-# Stages: build (compile TypeScript, all dependencies), deps (production dependencies of the agent
-# and shared workspaces only, with the raw-socket addon compiled), runtime (no compiler, no npm).
+# Stages: build (compile TypeScript and bundle it: agent/build-bundle.mjs), deps (production
+# dependencies of the agent and shared workspaces only, with the raw-socket addon compiled: what the
+# bundle leaves external), runtime (no compiler, no npm).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS toolchain
@@ -22,7 +23,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json ./
 COPY shared/ shared/
 COPY agent/ agent/
-RUN npx tsc -b agent
+RUN npx tsc -b agent && node agent/build-bundle.mjs
 
 FROM toolchain AS deps
 RUN npm ci --omit=dev --no-audit --no-fund --workspace=@vmprobe/agent --workspace=@vmprobe/shared
@@ -35,11 +36,11 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
 WORKDIR /app
 COPY --from=deps /src/node_modules node_modules
 COPY --from=build /src/package.json ./
-COPY --from=build /src/shared/package.json shared/
-COPY --from=build /src/shared/dist shared/dist
+# The bundle holds the agent, @vmprobe/shared and the pure-JavaScript dependencies; agent/dist and
+# shared/dist are not needed at run time. agent/package.json: the version (and `type: module`).
 COPY --from=build /src/agent/package.json agent/
 COPY --from=build /src/agent/bin agent/bin
-COPY --from=build /src/agent/dist agent/dist
+COPY --from=build /src/agent/bundle agent/bundle
 # Non-root by default (the image's `node` user, numeric so that runAsNonRoot can be verified). The
 # DaemonSet runs the agent as UID 0 with every capability dropped but NET_RAW, because a non-root
 # process cannot hold NET_RAW under allowPrivilegeEscalation: false (no ambient capabilities, file

@@ -15,7 +15,7 @@
 //
 // Three processes: this one (the harness: polls and prints), the test bed (API emulator, emulated
 // KubeVirt, VM simulator in loopback mode) in a forked child, and the agent — the built
-// `agent/dist` under plain `node`, started as `node agent/bin/vmprobe.js agent` with the DaemonSet's
+// bundle (`agent/bundle`, what the image runs) under plain `node`, started as `node agent/bin/vmprobe.js agent` with the DaemonSet's
 // args and NODE_OPTIONS (read from manifests/base/daemonset.yaml unless --node-options is given).
 // `--node-args` adds node command-line flags that NODE_OPTIONS refuses, for profiling only (e.g.
 // `--node-args='--cpu-prof --cpu-prof-dir=/tmp/prof'`; the profile is written when the agent exits).
@@ -259,8 +259,8 @@ async function parent(
   nodeArgs: string[],
   maxWarmup: number,
 ): Promise<SizeResult> {
-  if (!existsSync(join(ROOT, 'agent/dist/cli/main.js')))
-    throw new Error('agent/dist missing: run `npm run build`');
+  if (!existsSync(join(ROOT, 'agent/bundle/vmprobe.js')))
+    throw new Error('agent/bundle missing: run `npm run build`');
   const shipped = shippedContainer();
   const nodeOptions = nodeOptionsFlag ?? shipped.nodeOptions;
   const dir = mkdtempSync(join(tmpdir(), 'vmprobe-bench-'));
@@ -444,7 +444,7 @@ async function parent(
       `  ${name.padEnd(22)} ${value.padEnd(44)} ${target.padEnd(16)} ${ok === undefined ? '' : verdict(ok)}`;
     const lines = [
       `vmprobe agent benchmark: ${vmis} VMIs × 2 probes (liveness tcp + readiness http), periodSeconds 1`,
-      `agent: built agent/dist under plain node ${process.version}, NODE_OPTIONS='${nodeOptions}'; ${elapsed.toFixed(1)} s steady-state window`,
+      `agent: built agent/bundle under plain node ${process.version}, NODE_OPTIONS='${nodeOptions}'; ${elapsed.toFixed(1)} s steady-state window`,
       '',
       `  ${'measure'.padEnd(22)} ${'value'.padEnd(44)} ${'design §6'.padEnd(16)} verdict`,
       row('CPU', `${cpuPct.toFixed(1)} % of one core`, '≤ 15 %', cpuPct <= 15),

@@ -46,7 +46,7 @@ if (![CALLS, CONC, VMIS, CREATES].every((n) => Number.isInteger(n) && n > 0)) {
   console.error('bench-webhook: --calls, --concurrency, --vmis and --creates must be positive integers');
   process.exit(2);
 }
-if (!existsSync(join(ROOT, 'agent/dist/cli/main.js'))) {
+if (!existsSync(join(ROOT, 'agent/bundle/vmprobe.js'))) {
   console.error('bench-webhook: build first (npm run build)');
   process.exit(2);
 }

@@ -1,4 +1,4 @@
-// Spawns the built CLI (agent/dist, built by `npm test` / `tsc -b`) against a real agent HTTP server.
+// Spawns the built CLI (agent/bin/vmprobe.js → agent/bundle, built by `npm test` / `npm run build`) against a real agent HTTP server.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -3,7 +3,7 @@
 // readiness probe that lacks the vmprobe.io/ReadinessProbe gate; `vmprobe status` lists such VMIs
 // under the table.
 import { describe, expect, it } from 'vitest';
-import { checkManifestText, formatCheckMessage } from '../src/cli/check-command.js';
+import { checkManifestText, formatCheckMessage } from '../src/cli/check.js';
 import { formatNotEnforced } from '../src/cli/status-command.js';
 import type { ProbeSnapshot } from '../src/snapshot.js';
 

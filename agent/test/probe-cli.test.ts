@@ -40,8 +40,8 @@ let closedPort: number;
 const seenHeaders: Record<string, string | string[] | undefined>[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(`${root}agent/dist/cli/probe-command.js`)) {
-    execFileSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(`${root}agent/bundle/vmprobe.js`)) {
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   }
   server = await startHttpServer((req, res) => {
     seenHeaders.push(req.headers);

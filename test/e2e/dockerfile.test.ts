@@ -92,8 +92,10 @@ describe('Dockerfile', () => {
     const sources = copies.map((c) => c.args.split(/\s+/)[1]);
     expect(sources).toContain('/src/node_modules');
     expect(copies.find((c) => c.args.includes('/src/node_modules'))!.args).toMatch(/^--from=deps /);
-    expect(sources).toContain('/src/agent/dist');
-    expect(sources).toContain('/src/shared/dist');
+    // The bundle (agent/build-bundle.mjs) is what bin/vmprobe.js runs; the tsc output is not shipped.
+    expect(sources).toContain('/src/agent/bundle');
+    expect(sources).toContain('/src/agent/bin');
+    expect(sources).not.toContain('/src/agent/dist');
   });
 
   it('runs as a numeric non-root user and starts node directly (exec form, no shell)', () => {
@@ -129,6 +131,7 @@ describe('Dockerfile', () => {
     for (const excluded of [
       'node_modules/x',
       'agent/dist/cli/main.js',
+      'agent/bundle/vmprobe.js',
       'agent/test/metrics.test.ts',
       'test/e2e/x.ts',
       '.git/HEAD',

@@ -35,8 +35,8 @@ describe('vmprobe probe exec:// and guest-ping://', () => {
   let dir: string;
   let launcher: FakeLauncher;
   beforeAll(async () => {
-    if (!existsSync(`${root}agent/dist/cli/probe-command.js`)) {
-      execFileSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
+    if (!existsSync(`${root}agent/bundle/vmprobe.js`)) {
+      execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
     }
     dir = await mkdtemp(join(tmpdir(), 'vl-'));
     launcher = await startFakeLauncher({ podsRoot: dir, podUid: 'pod1', domainName: 'ns1_vm1' });

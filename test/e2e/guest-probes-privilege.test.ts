@@ -78,8 +78,8 @@ describe.skipIf(skip)('guest probes with the component’s privileges', () => {
   let mountPoint: string;
   let launcher: FakeLauncher;
   beforeAll(async () => {
-    if (!existsSync(`${root}agent/dist/cli/probe-command.js`)) {
-      execFileSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
+    if (!existsSync(`${root}agent/bundle/vmprobe.js`)) {
+      execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
     }
     hostPods = await mkdtemp(join(tmpdir(), 'vl-'));
     mountPoint = await mkdtemp(join(tmpdir(), 'vm-'));
