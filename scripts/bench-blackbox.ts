@@ -53,6 +53,8 @@ interface PhaseResult {
   p99Ms: number;
   wallSeconds: number;
   cpuSeconds: number;
+  /** vmprobe only: CPU µs per start of the rate loop alone (a task that resolves at once). */
+  rateLoopUs?: number;
 }
 
 type ToChild =
@@ -118,7 +120,13 @@ async function vmprobeRole(): Promise<void> {
         failed++;
         failures[o.message] = (failures[o.message] ?? 0) + 1;
       }
-      send({ type: 'result', result: summary(run, failed, failures, cpu, durations) });
+      // The rate loop alone, same rate, 3 s: what of the numbers above is the driver's (counted in).
+      const loop0 = process.cpuUsage();
+      const loop = await runAtRate({ ...m.rate, seconds: Math.min(3, m.rate.seconds) }, () =>
+        Promise.resolve(0),
+      );
+      const rateLoopUs = (cpuSeconds(process.cpuUsage(loop0)) * 1e6) / Math.max(1, loop.started);
+      send({ type: 'result', result: { ...summary(run, failed, failures, cpu, durations), rateLoopUs } });
     } catch (err) {
       send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
@@ -418,6 +426,12 @@ async function parent(opts: {
       }
     }
     if (floorLines.length > 0) out.push('', ...floorLines);
+    out.push(
+      `vmprobe's rate loop alone (same rate, a task that resolves at once; counted in vmprobe's CPU above): ` +
+        rows
+          .map(({ handler, vm }) => `${handler} ${(vm.rateLoopUs ?? Number.NaN).toFixed(1)} µs per start`)
+          .join(', '),
+    );
     out.push('');
     out.push(
       `exporter serving /-/healthy at the same rate: ${f3(servingPerK)} CPU-s per 1,000 requests ` +
