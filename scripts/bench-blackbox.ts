@@ -9,8 +9,9 @@
 // Processes, so that each number is one side's alone:
 // - targets: the VM simulator (loopback mode) with N VMs, each an HTTP server on :1500 and a TCP
 //   listener on :1501 at its own 127.x address; the kernel answers ICMP. Neither side pays for them.
-// - vmprobe: a child that calls `runProbe` at the rate (round-robin over the targets) and measures
-//   itself with process.cpuUsage — its probes plus its own rate loop.
+// - vmprobe: a child that calls `runProbe` (the built agent: `npm run build` first) at the rate
+//   (round-robin over the targets) and measures itself with process.cpuUsage — its probes plus its
+//   own rate loop.
 // - blackbox: the exporter with a config written here, driven by this process through
 //   `/probe?module=…&target=…` (keep-alive connections, as Prometheus scrapes). Its CPU is read from
 //   /proc/<pid>/stat (all threads) before and after: its probes plus answering each /probe request
@@ -91,7 +92,10 @@ async function targetsRole(count: number): Promise<void> {
 }
 
 async function vmprobeRole(): Promise<void> {
-  const { runProbe, closeIcmpSessions } = await import('../agent/src/probers/index.js');
+  // The built agent (agent/dist, as shipped: tsc output), not its sources through tsx: tsx compiles
+  // with esbuild's keepNames, which wraps every named closure in a __name() defineProperty call —
+  // several per tcp attempt that the shipped agent does not make (seen in this child's CPU profile).
+  const { runProbe, closeIcmpSessions } = await import('@vmprobe/agent/probers/index');
   type Target = Parameters<typeof runProbe>[0];
   const targetOf = (handler: Handler, ip: string): Target =>
     handler === 'http'
