@@ -18,6 +18,10 @@
 //   (parse, registry, text exposition). The driver's own CPU (this process) is reported separately,
 //   and so is the exporter's cost of serving a trivial request (`/-/healthy` at the same rate), so
 //   the probe cost net of HTTP serving can be read off too.
+// - floor (tcp): scripts/floor/probe-floor.c paced at the same rate in 10 ms ticks against the same
+//   targets (one probe at a time): the kernel's work plus a wake-up per tick, for vmprobe ÷ floor and
+//   blackbox ÷ floor. The vmprobe child also reports its rate loop alone (a task that resolves at
+//   once), which is counted in its CPU: the agent's own timers cost the same kind of wake-ups.
 // Both sides use 1 s timeouts, IPv4 only, a fresh connection per HTTP probe (vmprobe sends
 // `Connection: close`; the exporter's module sets the same header). Differences that remain: the
 // exporter closes TCP probes with FIN (client TIME_WAIT), vmprobe with RST; the exporter opens an ICMP
