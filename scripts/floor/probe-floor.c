@@ -7,8 +7,12 @@
  * No allocation, no parsing beyond finding the head's end and Content-Length: the kernel's work for
  * the connection plus the least user-space work a probe can do. CPU time is getrusage(RUSAGE_SELF)
  * taken around the loop only (not process start-up). Prints one JSON line.
+ * With --rate R (bench:blackbox), the loop is paced as scripts/lib/rate.ts paces a prober: every
+ * 10 ms tick starts the probes owed so far (elapsed × R), one after the other, then sleeps until the
+ * next tick — the floor of a prober that waits between probes (one wake-up per tick, cold caches).
+ * HOST may be a comma-separated list of IPv4 literals, probed round-robin.
  *
- *   probe-floor tcp|http HOST PORT COUNT [REQUEST]
+ *   probe-floor [--rate R] tcp|http HOST[,HOST…] PORT COUNT [REQUEST]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -72,17 +76,38 @@ static int read_response(int fd) {
   }
 }
 
+#define MAX_HOSTS 4096
+#define TICK_NS 10000000LL
+
+static long long nsec(struct timespec t) { return (long long)t.tv_sec * 1000000000LL + t.tv_nsec; }
+
 int main(int argc, char **argv) {
+  double rate = 0;
+  if (argc > 2 && strcmp(argv[1], "--rate") == 0) {
+    rate = atof(argv[2]);
+    argc -= 2;
+    argv += 2;
+  }
   if (argc < 5 || (strcmp(argv[1], "tcp") != 0 && strcmp(argv[1], "http") != 0)) {
-    fprintf(stderr, "usage: probe-floor tcp|http HOST PORT COUNT [REQUEST]\n");
+    fprintf(stderr, "usage: probe-floor [--rate R] tcp|http HOST[,HOST...] PORT COUNT [REQUEST]\n");
     return 2;
   }
   int http = strcmp(argv[1], "http") == 0;
   const char *request = argc > 5 ? argv[5] : "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   size_t request_len = strlen(request);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[3]))};
-  if (inet_pton(AF_INET, argv[2], &addr.sin_addr) != 1) {
-    fprintf(stderr, "probe-floor: %s is not an IPv4 literal\n", argv[2]);
+  static struct sockaddr_in addrs[MAX_HOSTS];
+  int nhosts = 0;
+  unsigned short port = htons((unsigned short)atoi(argv[3]));
+  for (char *h = strtok(argv[2], ","); h != NULL && nhosts < MAX_HOSTS; h = strtok(NULL, ",")) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = port};
+    if (inet_pton(AF_INET, h, &a.sin_addr) != 1) {
+      fprintf(stderr, "probe-floor: %s is not an IPv4 literal\n", h);
+      return 2;
+    }
+    addrs[nhosts++] = a;
+  }
+  if (nhosts == 0) {
+    fprintf(stderr, "probe-floor: no host\n");
     return 2;
   }
   long count = atol(argv[4]);
@@ -91,7 +116,20 @@ int main(int argc, char **argv) {
   struct timespec w0, w1;
   getrusage(RUSAGE_SELF, &r0);
   clock_gettime(CLOCK_MONOTONIC, &w0);
+  long long next_tick = nsec(w0);
   for (long i = 0; i < count; i++) {
+    if (rate > 0) {
+      /* Paced: probe i starts once i / rate seconds have passed, checked once per tick. */
+      for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(nsec(now) - nsec(w0)) / 1e9 * rate >= (double)(i + 1)) break;
+        next_tick += TICK_NS;
+        struct timespec until = {.tv_sec = next_tick / 1000000000LL, .tv_nsec = next_tick % 1000000000LL};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+      }
+    }
+    struct sockaddr_in addr = addrs[i % nhosts];
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       failed++;

@@ -20,7 +20,18 @@ export interface FloorRun {
 }
 
 export interface FloorProgram {
-  run(mode: 'tcp' | 'http', host: string, port: number, count: number, request?: string): FloorRun;
+  /**
+   * `count` probes one at a time; `host` is one IPv4 literal or several, comma-separated, probed
+   * round-robin. Back to back, or paced at `rate` per second in 10 ms ticks (as scripts/lib/rate.ts).
+   */
+  run(
+    mode: 'tcp' | 'http',
+    host: string,
+    port: number,
+    count: number,
+    request?: string,
+    rate?: number,
+  ): FloorRun;
   /** Removes the compiled program. Idempotent. */
   dispose(): void;
 }
@@ -38,8 +49,15 @@ export function compileFloor(): FloorProgram {
     throw new Error(`cannot compile the floor with ${cc}: ${stderr || (err as Error).message}`);
   }
   return {
-    run(mode, host, port, count, request) {
-      const args = [mode, host, String(port), String(count), ...(request ? [request] : [])];
+    run(mode, host, port, count, request, rate) {
+      const args = [
+        ...(rate ? ['--rate', String(rate)] : []),
+        mode,
+        host,
+        String(port),
+        String(count),
+        ...(request ? [request] : []),
+      ];
       return JSON.parse(execFileSync(bin, args, { encoding: 'utf8' })) as FloorRun;
     },
     dispose() {

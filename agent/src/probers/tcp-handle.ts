@@ -9,7 +9,7 @@
 // straight on the handle (~127 -> ~78 µs of CPU per probe; floor ~42 µs).
 // Contract of one handle: `connect` (or `connect6`) once; the request's `oncomplete(status)` is
 // called once (status 0 or a negative errno, UV_ECANCELED after a close); then optionally writes
-// and reads (TcpStreams); then exactly one of `reset(cb)` (RST close, SO_LINGER 0) or `close()`
+// and reads (TcpStreams); then exactly one of `reset()` (RST close, SO_LINGER 0) or `close()`
 // (orderly close). After `close()` no callback of the handle runs again except a pending request's
 // completion with UV_ECANCELED.
 import { getSystemErrorName } from 'node:util';
@@ -17,7 +17,11 @@ import { getSystemErrorName } from 'node:util';
 export interface TcpHandle {
   connect(req: TcpConnectRequest, address: string, port: number): number;
   connect6(req: TcpConnectRequest, address: string, port: number): number;
-  reset(onClose: () => void): number;
+  /**
+   * RST close. Without `onClose` nothing of this handle runs in JS again: passing a callback costs
+   * a property set on the handle and a MakeCallback from the loop's close phase per probe.
+   */
+  reset(onClose?: () => void): number;
   close(): void;
   readStart(): number;
   writeBuffer(req: WriteRequest, data: Buffer): number;

@@ -40,8 +40,6 @@ function textsFor(target: TcpTarget): TargetTexts {
   return t;
 }
 
-const noop = (): void => {};
-
 export function probeTcp(
   target: TcpTarget,
   options: ProbeOptions,
@@ -111,7 +109,8 @@ function probeWithHandle(
         fail(status);
         return;
       }
-      if (closeMode === 'reset') handle.reset(noop);
+      // No close callback: the tcp_wrap then calls nothing in JS when libuv has closed the handle.
+      if (closeMode === 'reset') handle.reset();
       else handle.close();
       finish(attempt.finishBounded('success', REASON.ProbeSucceeded, t.succeeded));
     };
