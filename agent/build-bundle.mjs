@@ -7,7 +7,10 @@
 // Left external, loaded from node_modules at run time: the ICMP addon (net-ping → raw-socket,
 // native); pino and pino-pretty (pino starts its transports as worker threads from files resolved
 // next to pino itself); @grpc/grpc-js and protobufjs (guest probes only; protobufjs finds its
-// optional modules with an eval'd require, which a bundle would hide).
+// optional modules with an eval'd require, which a bundle would hide); node-fetch (client-node's
+// HTTP library) with whatwg-url/tr46 beneath it: they call url.parse() per request and require the
+// built-in punycode, which Node 22+ reports as DeprecationWarnings (DEP0169, DEP0040) on stderr —
+// but only for callers outside node_modules, so bundled they would print on every agent start.
 // Output: agent/bundle/vmprobe.js (entry), plus chunks for modules imported with `import()`.
 // agent/bundle/ sits beside agent/dist so that `new URL('../package.json', import.meta.url)`
 // (version.ts) still names agent/package.json.
@@ -18,7 +21,7 @@ import { build } from 'esbuild';
 const agentDir = fileURLToPath(new URL('.', import.meta.url));
 const outdir = `${agentDir}bundle`;
 
-const EXTERNAL = ['net-ping', 'raw-socket', 'pino', 'pino-pretty', '@grpc/grpc-js', 'protobufjs'];
+const EXTERNAL = ['net-ping', 'raw-socket', 'pino', 'pino-pretty', '@grpc/grpc-js', 'protobufjs', 'node-fetch'];
 
 await rm(outdir, { recursive: true, force: true });
 const result = await build({

@@ -167,6 +167,9 @@ describe('vmprobe agent from the bundle against the test bed', () => {
       expect(p.out()).toMatch(/INFO.*vmprobe agent starting/);
       expect(p.out()).toMatch(/INFO.*agent stopped/);
       expect(p.out()).not.toMatch(/^\{/m);
+      // Node (22+) warns about url.parse() and the built-in punycode only for code outside
+      // node_modules: bundled, client-node's node-fetch would print both on every start.
+      expect(p.err()).not.toMatch(/DeprecationWarning/);
     } finally {
       if (p.child.exitCode === null) p.child.kill('SIGKILL');
     }
