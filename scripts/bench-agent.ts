@@ -119,8 +119,11 @@ async function child(vmis: number, dir: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // The agent process and what can be read about it from outside.
 
-/** The vmprobe container's args and NODE_OPTIONS in the shipped DaemonSet. */
-function shippedContainer(): { args: string[]; nodeOptions: string } {
+/**
+ * The vmprobe container's args, NODE_OPTIONS and other literal env values (MALLOC_ARENA_MAX) in the
+ * shipped DaemonSet (env from fieldRefs — the node name — are set by the harness itself).
+ */
+function shippedContainer(): { args: string[]; nodeOptions: string; env: Record<string, string> } {
   type Container = { name?: string; args?: string[]; env?: { name: string; value?: string }[] };
   for (const doc of parseAllDocuments(readFileSync(DAEMONSET, 'utf8'))) {
     const obj = doc.toJS() as {
@@ -133,6 +136,11 @@ function shippedContainer(): { args: string[]; nodeOptions: string } {
     return {
       args: c.args ?? ['agent'],
       nodeOptions: c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '',
+      env: Object.fromEntries(
+        (c.env ?? [])
+          .filter((e) => e.name !== 'NODE_OPTIONS' && typeof e.value === 'string')
+          .map((e) => [e.name, e.value as string]),
+      ),
     };
   }
   throw new Error(`no vmprobe container in ${DAEMONSET}`);
@@ -307,10 +315,13 @@ async function parent(
       `--node-name=${NODE}`,
       `--kubeconfig=${ready.kubeconfig}`,
     ];
-    process.stderr.write(`agent: NODE_OPTIONS='${nodeOptions}' node ${args.join(' ')}\n`);
+    const shippedEnv = Object.entries(shipped.env)
+      .map(([k, v]) => `${k}=${v} `)
+      .join('');
+    process.stderr.write(`agent: ${shippedEnv}NODE_OPTIONS='${nodeOptions}' node ${args.join(' ')}\n`);
     const startedAt = performance.now();
     agent = spawn(process.execPath, args, {
-      env: { ...process.env, NODE_OPTIONS: nodeOptions },
+      env: { ...process.env, ...shipped.env, NODE_OPTIONS: nodeOptions },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const pid = agent.pid;
