@@ -21,7 +21,15 @@ import { build } from 'esbuild';
 const agentDir = fileURLToPath(new URL('.', import.meta.url));
 const outdir = `${agentDir}bundle`;
 
-const EXTERNAL = ['net-ping', 'raw-socket', 'pino', 'pino-pretty', '@grpc/grpc-js', 'protobufjs', 'node-fetch'];
+const EXTERNAL = [
+  'net-ping',
+  'raw-socket',
+  'pino',
+  'pino-pretty',
+  '@grpc/grpc-js',
+  'protobufjs',
+  'node-fetch',
+];
 
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
