@@ -132,7 +132,10 @@ describe('tcp prober', () => {
     await close(b.server);
     console.log(`TIME_WAIT after 2,000 probes: reset close ${afterReset}, FIN close ${afterEnd}`);
     expect(afterReset).toBeLessThan(20);
-    expect(afterEnd).toBeGreaterThan(1900);
+    // Not every one of the 2,000: with net.ipv4.tcp_tw_reuse (2 = loopback, the default) a new
+    // connect to the same server may take over a port still in TIME_WAIT, which removes that entry
+    // (a CI run counted 1,877). A FIN close that left none would count ~0, like the RST close.
+    expect(afterEnd).toBeGreaterThan(1500);
   });
 });
 
