@@ -1,9 +1,7 @@
 // `vmprobe agent` as a process: bad flags exit 2 with a message; against the test bed it serves
 // /readyz once the initial lists synced, /debug/probes lists the node's probes, and SIGTERM stops it
 // with exit 0 after flushing.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,29 +9,12 @@ import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/clust
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import { loopbackVmCidr } from '../src/vmsim/index.js';
 import { agentRbacFiles, seedVmi, waitForCondition } from './agent-helpers.js';
+import { freePort, spawnNode } from './cli-process.js';
 
 const MAIN = join(REPO_ROOT, 'agent/src/cli/main.ts');
 
 function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'agent', ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise((r) => srv.close(r));
-  return typeof addr === 'object' && addr ? addr.port : 0;
+  return spawnNode(['--import', 'tsx', MAIN, 'agent', ...args], env);
 }
 
 describe('vmprobe agent: bad usage', () => {

@@ -4,9 +4,8 @@
 // probes and YAML only for `vmprobe check`, it answers --help and --version, and `vmprobe agent`
 // from it syncs against the emulator, probes a VM, reports it Ready, logs through pino-pretty (an
 // external resolved from the bundle) and stops on SIGTERM with exit 0.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,31 +13,14 @@ import { SEED_VMI_FILES, startTestCluster, type TestCluster } from '../src/clust
 import { REPO_ROOT, VMPROBE_AGENT_USER } from '../src/emulator/index.js';
 import { loopbackVmCidr } from '../src/vmsim/index.js';
 import { agentRbacFiles, seedVmi, waitForCondition } from './agent-helpers.js';
+import { freePort, spawnNode } from './cli-process.js';
 
 const BIN = join(REPO_ROOT, 'agent/bin/vmprobe.js');
 const BUNDLE_DIR = join(REPO_ROOT, 'agent/bundle');
 const BUNDLE = join(BUNDLE_DIR, 'vmprobe.js');
 
 function vmprobe(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise((r) => srv.close(r));
-  return typeof addr === 'object' && addr ? addr.port : 0;
+  return spawnNode([BIN, ...args], { NO_COLOR: '1', ...env });
 }
 
 beforeAll(() => {

@@ -1,10 +1,8 @@
 // `vmprobe webhook`'s HTTPS port: bad bodies → 400, TLS 1.2+ only, /healthz /readyz /metrics on
 // the same port, the serving certificate re-read on change without dropping a request in flight,
 // and the CLI (bad flags exit 2; against the emulator it serves and stops on SIGTERM with exit 0).
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
@@ -19,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startEmulator } from '../src/emulator/index.js';
 import { WEBHOOK_USER } from '../src/webhook.js';
 import { issueServing, makeCa } from '../src/webhook-certs.js';
+import { freePort, spawnNode } from './cli-process.js';
 
 const ca = makeCa();
 const DNS = ['vmprobe-webhook.vmprobe-system.svc'];
@@ -246,25 +245,7 @@ describe('vmprobe webhook HTTPS port', () => {
 const BIN = join(REPO_ROOT, 'agent/bin/vmprobe.js');
 
 function run(args: string[]) {
-  const child = spawn(process.execPath, [BIN, 'webhook', ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise((r) => srv.close(r));
-  return typeof addr === 'object' && addr ? addr.port : 0;
+  return spawnNode([BIN, 'webhook', ...args]);
 }
 
 describe('vmprobe webhook CLI', () => {
